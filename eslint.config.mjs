@@ -1,0 +1,27 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+/** Which projects may import which: apps → libs; rerank → model → data; data → nothing. */
+export const dependencyConstraints = [
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+  { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
+  { sourceTag: 'lib:rerank', onlyDependOnLibsWithTags: ['lib:model', 'lib:data'] },
+  { sourceTag: 'lib:model', onlyDependOnLibsWithTags: ['lib:data'] },
+  { sourceTag: 'lib:data', onlyDependOnLibsWithTags: [] },
+];
+
+export default tseslint.config(
+  { ignores: ['**/node_modules', '**/dist', '**/.next', '**/tmp', '**/.nx', 'runs', '.data'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.tsx', '**/*.mts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        { enforceBuildableLibDependency: false, allow: [], depConstraints: dependencyConstraints },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+);

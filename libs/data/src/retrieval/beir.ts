@@ -1,0 +1,98 @@
+import { createReadStream } from 'node:fs';
+import { access, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { DataError, formatIssue, type RowIssue } from '../errors';
+import { readRecords } from '../formats/records';
+
+export interface BeirDocument {
+  id: string;
+  title: string;
+  text: string;
+}
+
+export interface BeirQuery {
+  id: string;
+  text: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Relevance judgments: query id → document id → grade (0 = judged not relevant). */
+export type Qrels = Map<string, Map<string, number>>;
+
+export interface BeirCollection {
+  name: string;
+  corpus: Map<string, BeirDocument>;
+  queries: Map<string, BeirQuery>;
+  qrels: Qrels;
+}
+
+const docRow = z.object({ _id: z.union([z.string(), z.number()]).transform(String), title: z.string().optional().default(''), text: z.string({ error: 'must be a string' }) });
+const queryRow = z.object({ _id: z.union([z.string(), z.number()]).transform(String), text: z.string({ error: 'must be a string' }), metadata: z.record(z.string(), z.unknown()).optional() });
+
+/** Reads a BEIR collection directory: `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`. */
+export async function readBeir(dir: string, options: { split?: string } = {}): Promise<BeirCollection> {
+  const split = options.split ?? 'test';
+  const corpus = new Map<string, BeirDocument>();
+  for (const row of await readRows(path.join(dir, 'corpus.jsonl'), docRow)) corpus.set(row._id, { id: row._id, title: row.title, text: row.text });
+  const queries = new Map<string, BeirQuery>();
+  for (const row of await readRows(path.join(dir, 'queries.jsonl'), queryRow)) queries.set(row._id, { id: row._id, text: row.text, ...(row.metadata ? { metadata: row.metadata } : {}) });
+  const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
+  try {
+    await access(qrelsFile);
+  } catch {
+    const available = await readdir(path.join(dir, 'qrels')).catch(() => []);
+    throw new DataError(`${qrelsFile}: not found${available.length ? `; available splits: ${available.map((f) => f.replace(/\.tsv$/, '')).join(', ')}` : ''}`);
+  }
+  const qrels = await readQrels(qrelsFile);
+  const issues: RowIssue[] = [];
+  for (const [qid, docs] of qrels) {
+    if (!queries.has(qid)) issues.push({ file: qrelsFile, line: 0, field: 'query-id', message: `query ${qid} is not in queries.jsonl` });
+    for (const did of docs.keys()) if (!corpus.has(did)) issues.push({ file: qrelsFile, line: 0, field: 'corpus-id', message: `document ${did} is not in corpus.jsonl` });
+  }
+  if (issues.length) throw new DataError(`${issues.length} judgments refer to unknown ids:\n${issues.slice(0, 10).map(formatIssue).join('\n')}`, issues);
+  return { name: path.basename(path.resolve(dir)), corpus, queries, qrels };
+}
+
+async function readRows<T>(file: string, schema: z.ZodType<T>): Promise<T[]> {
+  try {
+    await access(file);
+  } catch {
+    throw new DataError(`${file}: not found (a BEIR collection has corpus.jsonl, queries.jsonl and qrels/<split>.tsv)`);
+  }
+  const rows: T[] = [];
+  for await (const record of readRecords(file)) {
+    if ('error' in record) throw new DataError(formatIssue({ file, line: record.line, field: '(row)', message: record.error }));
+    const parsed = schema.safeParse(record.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new DataError(formatIssue({ file, line: record.line, field: issue.path.join('.') || '(row)', message: issue.message }));
+    }
+    rows.push(parsed.data);
+  }
+  return rows;
+}
+
+/**
+ * Reads judgments in BEIR's TSV (`query-id corpus-id score`, with a header) or TREC's qrels format
+ * (`qid iter docid rel`, whitespace-separated).
+ */
+export async function readQrels(file: string): Promise<Qrels> {
+  const qrels: Qrels = new Map();
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of lines) {
+    n++;
+    const fields = line.trim().split(/\s+/);
+    if (fields.length === 1 && fields[0] === '') continue;
+    if (n === 1 && fields[0] === 'query-id') continue;
+    if (fields.length !== 3 && fields.length !== 4) throw new DataError(formatIssue({ file, line: n, field: '(row)', message: `expected "query-id corpus-id score" or "qid iter docid rel", got ${fields.length} fields` }));
+    const [qid, did, grade] = fields.length === 3 ? fields : [fields[0], fields[2], fields[3]];
+    const value = Number(grade);
+    if (!Number.isInteger(value)) throw new DataError(formatIssue({ file, line: n, field: 'score', message: `must be an integer, got "${grade}"` }));
+    if (!qrels.has(qid)) qrels.set(qid, new Map());
+    qrels.get(qid)!.set(did, value);
+  }
+  return qrels;
+}
