@@ -24,4 +24,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Tool configuration shares the workspace's vitest setup; it is not project code.
+    files: ['**/vitest.config.mts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
 );

@@ -1,7 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { projectConfig } from '../../vitest.shared.mts';
 
-export default defineConfig({
-  root: import.meta.dirname,
-  resolve: { tsconfigPaths: true },
-  test: { watch: false, include: ['**/*.test.ts'], testTimeout: 60_000 },
-});
+export default projectConfig(import.meta.dirname);

@@ -16,6 +16,7 @@ export {
   IGNORE_INDEX, MASK_STRATEGIES, tokenizeConversation, tokenizeDocument, tokenizeExample,
   type MaskStrategy, type TokenizeOptions, type TokenizedExample, type TruncationPolicy,
 } from './mask';
+export { explainLabels, labelTable } from './explain';
 export { prepareExamples, type PrepareOptions, type PrepareReport, type SkippedExample } from './prepare';
 export { packExamples, padBatch, type PackedRow, type PackingReport, type PaddedBatch } from './pack';
 export { mixSources, type MixReport, type MixSource } from './mix';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ChatMLTemplate, DataError, IGNORE_INDEX, JinjaChatTemplate, prepareExamples, tokenizeConversation, type Conversation, type MaskStrategy } from './index';
-import { labelTable, showLabels, smallTokenizer } from './testing/fixtures';
+import { ChatMLTemplate, DataError, explainLabels, labelTable, IGNORE_INDEX, JinjaChatTemplate, prepareExamples, tokenizeConversation, type Conversation, type MaskStrategy } from './index';
+import { smallTokenizer } from './testing/fixtures';
 
 const tokenizer = smallTokenizer();
 const chatml = new ChatMLTemplate();
@@ -18,7 +18,7 @@ const conversation: Conversation = {
 function golden(strategy: MaskStrategy, conv = conversation) {
   const example = tokenizeConversation(conv, tokenizer, chatml, { strategy });
   console.log(`--- ${strategy}\n${labelTable(tokenizer, example)}`);
-  return showLabels(tokenizer, example);
+  return explainLabels(tokenizer, example);
 }
 
 describe('loss masks (golden)', () => {
@@ -71,8 +71,8 @@ describe('loss masks (golden)', () => {
     const cut = tokenizeConversation(conversation, tokenizer, chatml, { strategy: 'last_assistant', maxLength });
     expect(cut.truncated).toBe(4);
     expect(cut.input_ids).toEqual(full.input_ids.slice(0, maxLength));
-    expect(showLabels(tokenizer, cut)).toMatch(/<\|im_start\|>assistant\n«The capital of France[^»]*»$/);
-    expect(showLabels(tokenizer, cut)).not.toContain('<|im_end|>»');
+    expect(explainLabels(tokenizer, cut)).toMatch(/<\|im_start\|>assistant\n«The capital of France[^»]*»$/);
+    expect(explainLabels(tokenizer, cut)).not.toContain('<|im_end|>»');
   });
 
   it('truncation that cuts away every trained token is an error, or a counted skip', () => {

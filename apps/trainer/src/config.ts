@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { FORMATS, MASK_STRATEGIES, type MaskStrategy } from '@tunekit/data';
+
+export const STAGES = ['data'] as const;
+/** Stages the later issues add; asking for them now gets a clear answer instead of a silent no-op. */
+const PLANNED_STAGES = ['pretrain', 'sft', 'rerank'];
+
+const dataSource = z.strictObject({
+  /** A JSON or JSONL file in any supported format. */
+  path: z.string().min(1),
+  format: z.enum([...FORMATS, 'auto']).default('auto'),
+  /** Relative share in the instruction mixture. */
+  weight: z.number().positive().default(1),
+});
+
+export const trainerConfig = z.strictObject({
+  preset: z.enum(['default', 'smoke']).default('default'),
+  stages: z.array(z.string()).min(1).default(['data']).superRefine((stages, ctx) => {
+    for (const s of stages) {
+      if ((STAGES as readonly string[]).includes(s)) continue;
+      ctx.addIssue({ code: 'custom', message: PLANNED_STAGES.includes(s) ? `stage "${s}" is not built yet; available: ${STAGES.join(', ')}` : `unknown stage "${s}"; available: ${STAGES.join(', ')}` });
+    }
+  }),
+  seed: z.number().int().nonnegative().default(1234),
+  /** Where run directories go; each run gets `<outputDir>/<timestamp>-<preset>`. */
+  outputDir: z.string().default('runs'),
+  data: z.strictObject({
+    /** Share of countries whose instruction pairs are held out for evaluation. */
+    heldOutFraction: z.number().gt(0).lt(1).default(0.5),
+    /** Biographies per country in the pre-training prose. */
+    pretrainExposures: z.number().int().positive().default(100),
+    /** `augmented` (paraphrases, shuffled order) or `plain` (one fixed template), for the ablation. */
+    pretrainStyle: z.enum(['augmented', 'plain']).default('augmented'),
+    /** Extra instruction data mixed with the default corpus. */
+    sources: z.array(dataSource).default([]),
+    /** Weight of the default instruction corpus in the mixture (0 leaves it out). */
+    defaultWeight: z.number().nonnegative().default(1),
+    /** Weight of pre-training prose replayed inside the instruction mixture (0 = no replay). */
+    replayWeight: z.number().nonnegative().default(0.1),
+    onError: z.enum(['stop', 'skip']).default('stop'),
+  }).prefault({}),
+  tokenizer: z.strictObject({
+    vocabSize: z.number().int().min(300).max(1_048_576).default(2048),
+    /** Pre-training biographies per country the tokenizer is trained on. */
+    trainExposures: z.number().int().positive().default(5),
+  }).prefault({}),
+  sequence: z.strictObject({
+    maxLength: z.number().int().positive().default(256),
+    masking: z.enum(MASK_STRATEGIES as [MaskStrategy, ...MaskStrategy[]]).default('all_assistant'),
+    packing: z.boolean().default(true),
+    truncation: z.enum(['truncate', 'drop', 'error']).default('truncate'),
+  }).prefault({}),
+});
+
+export type TrainerConfig = z.output<typeof trainerConfig>;
+export type TrainerConfigInput = z.input<typeof trainerConfig>;
+
+/** Presets fill in what the user did not set. */
+export const PRESETS: Record<TrainerConfig['preset'], TrainerConfigInput> = {
+  default: {},
+  smoke: { data: { pretrainExposures: 3 }, tokenizer: { vocabSize: 512, trainExposures: 1 } },
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Merges preset ← config file ← flags and validates the result, naming every bad key. */
+export async function resolveConfig(flags: TrainerConfigInput, configFile?: string): Promise<TrainerConfig> {
+  let fromFile: TrainerConfigInput = {};
+  if (configFile) {
+    let text: string;
+    try {
+      text = await readFile(configFile, 'utf8');
+    } catch {
+      throw new ConfigError(`${configFile}: config file not found`);
+    }
+    try {
+      fromFile = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${configFile}: invalid JSON (${(err as Error).message})`);
+    }
+  }
+  const preset = flags.preset ?? fromFile.preset ?? 'default';
+  const merged = deepMerge(deepMerge(PRESETS[preset as TrainerConfig['preset']] ?? {}, fromFile), flags);
+  const result = trainerConfig.safeParse(merged);
+  if (!result.success) {
+    const where = configFile ? `${configFile} / flags` : 'flags';
+    throw new ConfigError(`invalid configuration (${where}):\n${result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+  }
+  return result.data;
+}
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? deepMerge(out[k] ?? {}, v) : v;
+  return out as T;
+}

@@ -1,0 +1,146 @@
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  DataError, buildDefaultCorpus, datasetStatistics, explainLabels, mixSources, packExamples, prepareExamples, readDataset,
+  saveTokenizer, trainByteLevelBpe, type ChatTemplate, type DatasetStatistics, type Example, type MixReport,
+  type PackingReport, type PrepareReport, type ReadReport, type TextTokenizer, type TokenizedExample,
+} from '@tunekit/data';
+import type { TrainerConfig } from '../config';
+import { log, progress } from '../progress';
+import { histogramSvg } from '../report/svg';
+
+/** What the data stage hands to later stages, and what it reports. */
+export interface DataStageResult {
+  tokenizer: TextTokenizer;
+  template: ChatTemplate;
+  pretraining: TokenizedExample[];
+  sft: (TokenizedExample & { mixSource: string })[];
+  heldOut: TokenizedExample[];
+  summary: DataSummary;
+}
+
+export interface DataSummary {
+  entities: { total: number; train: number; heldOut: number };
+  reads: ReadReport[];
+  prepare: Record<'pretraining' | 'sft' | 'heldOut', PrepareReport>;
+  mixture: MixReport;
+  packing: Record<'pretraining' | 'sft', PackingReport | null>;
+  statistics: Record<'pretraining' | 'sft' | 'heldOut', DatasetStatistics>;
+  tokenizer: { vocabSize: number; trainedOnDocuments: number; seconds: number };
+  samples: { task: string; labels: string }[];
+}
+
+export async function runDataStage(config: TrainerConfig, runDir: string): Promise<DataStageResult> {
+  const dataDir = path.join(runDir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  const { data, sequence } = config;
+  for (const source of data.sources) {
+    await access(source.path).catch(() => {
+      throw new DataError(`${source.path}: file not found (from --data / data.sources)`);
+    });
+  }
+
+  const corpus = buildDefaultCorpus({ seed: config.seed, heldOutFraction: data.heldOutFraction });
+  log(`data: ${corpus.facts.length} countries from countries-list; ${corpus.trainEntities.length} train, ${corpus.heldOutEntities.length} held out; ${corpus.train.length} train / ${corpus.heldOut.length} held-out instructions`);
+
+  // Tokenizer: byte-level BPE over pre-training prose and instruction text.
+  const started = Date.now();
+  const tokenizerTexts = [
+    ...corpus.pretraining({ exposures: config.tokenizer.trainExposures, seed: config.seed + 1, style: data.pretrainStyle }),
+    ...corpus.train.flatMap((c) => c.messages.map((m) => m.content)),
+  ];
+  const tokenizer = trainByteLevelBpe(tokenizerTexts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: sequence.maxLength });
+  await saveTokenizer(tokenizer, path.join(runDir, 'tokenizer'));
+  const tokenizerSeconds = (Date.now() - started) / 1000;
+  log(`tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${tokenizerTexts.length} texts in ${tokenizerSeconds.toFixed(1)}s`);
+  const template = tokenizer.chatTemplate();
+
+  const prepare = (name: string, examples: Example[], strategy = sequence.masking) => {
+    const bar = progress(`tokenize ${name}`, examples.length);
+    const out = prepareExamples(examples, tokenizer, template, {
+      strategy, maxLength: sequence.maxLength, truncation: sequence.truncation, onError: data.onError,
+      onProgress: (done, tokens) => bar.update(done, { tokens }),
+    });
+    const r = out.report;
+    bar.finish(`${r.kept}/${r.input} kept, ${r.truncated} truncated, ${r.skipped.length} skipped`);
+    for (const s of r.skipped.slice(0, 5)) log(`  skipped ${s.source}: ${s.message}`);
+    if (r.skipped.length > 5) log(`  … ${r.skipped.length - 5} more skipped, all listed in data/stats.json`);
+    return out;
+  };
+
+  const pretrainDocs: Example[] = [...corpus.pretraining({ exposures: data.pretrainExposures, style: data.pretrainStyle })]
+    .map((text, i) => ({ kind: 'text', document: { text, source: `default:pretraining:${i}` } }));
+  const pretraining = prepare('pre-training prose', pretrainDocs);
+
+  // Instruction mixture: the default corpus, user files, and pre-training replay.
+  const reads: ReadReport[] = [];
+  const sources: { name: string; items: TokenizedExample[]; weight: number }[] = [];
+  const sftPrepare: PrepareReport[] = [];
+  if (data.defaultWeight > 0) {
+    const out = prepare('default instructions', corpus.train.map((conversation) => ({ kind: 'chat', conversation })));
+    sources.push({ name: 'default', items: out.examples, weight: data.defaultWeight });
+    sftPrepare.push(out.report);
+  }
+  for (const source of data.sources) {
+    const { examples, report } = await readDataset(source.path, { format: source.format, onError: data.onError });
+    reads.push(report);
+    log(`read ${source.path}: ${report.format}, ${report.kept}/${report.rows} rows kept, ${report.skipped.length} skipped`);
+    const out = prepare(path.basename(source.path), examples);
+    sources.push({ name: source.path, items: out.examples, weight: source.weight });
+    sftPrepare.push(out.report);
+  }
+  if (sources.length === 0) throw new Error('no instruction data: data.defaultWeight is 0 and no --data files were given');
+  if (data.replayWeight > 0) sources.push({ name: 'replay', items: pretraining.examples, weight: data.replayWeight });
+  const mixture = mixSources(sources, { seed: config.seed });
+  log(`mixture: ${mixture.report.sources.map((s) => `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%)`).join(', ')}`);
+
+  const heldOut = prepare('held-out instructions', corpus.heldOut.map((conversation) => ({ kind: 'chat', conversation })));
+
+  const pack = (examples: TokenizedExample[]) => (sequence.packing ? packExamples(examples, { seqLength: sequence.maxLength, padId: tokenizer.padId }).report : null);
+  const packing = { pretraining: pack(pretraining.examples), sft: pack(mixture.items) };
+  for (const [name, r] of Object.entries(packing)) if (r) log(`packing ${name}: ${r.examples} examples → ${r.rows} rows of ${sequence.maxLength}, efficiency ${(100 * r.efficiency).toFixed(1)}%`);
+
+  const statistics = {
+    pretraining: datasetStatistics('pretraining', pretraining.examples),
+    sft: datasetStatistics('sft', mixture.items),
+    heldOut: datasetStatistics('heldOut', heldOut.examples),
+  };
+  const samples = sampleByTask(new Map(corpus.train.map((c) => [c.source!, String(c.meta?.task)])), mixture.items, tokenizer);
+  const summary: DataSummary = {
+    entities: { total: corpus.facts.length, train: corpus.trainEntities.length, heldOut: corpus.heldOutEntities.length },
+    reads,
+    prepare: { pretraining: pretraining.report, sft: mergePrepare(sftPrepare), heldOut: heldOut.report },
+    mixture: mixture.report,
+    packing,
+    statistics,
+    tokenizer: { vocabSize: tokenizer.vocabSize, trainedOnDocuments: tokenizerTexts.length, seconds: tokenizerSeconds },
+    samples,
+  };
+  await writeFile(path.join(dataDir, 'stats.json'), JSON.stringify(summary, null, 2) + '\n');
+  for (const [name, s] of Object.entries(statistics)) {
+    await writeFile(path.join(dataDir, `lengths-${name}.svg`), histogramSvg(`${name}: tokens per example`, s.lengthHistogram.edges, s.lengthHistogram.counts, 'tokens'));
+  }
+  return { tokenizer, template, pretraining: pretraining.examples, sft: mixture.items, heldOut: heldOut.examples, summary };
+}
+
+/** One example per task type, with its labels drawn, for the report. */
+function sampleByTask(taskOf: Map<string, string>, mixed: (TokenizedExample & { mixSource: string })[], tokenizer: TextTokenizer): DataSummary['samples'] {
+  const seen = new Set<string>();
+  const samples: DataSummary['samples'] = [];
+  for (const e of mixed) {
+    const task = (e.source && taskOf.get(e.source)) || e.mixSource;
+    if (seen.has(task)) continue;
+    seen.add(task);
+    samples.push({ task, labels: explainLabels(tokenizer, e) });
+  }
+  return samples;
+}
+
+function mergePrepare(reports: PrepareReport[]): PrepareReport {
+  return reports.reduce((a, r) => ({
+    ...a,
+    input: a.input + r.input, kept: a.kept + r.kept, truncated: a.truncated + r.truncated, truncatedTokens: a.truncatedTokens + r.truncatedTokens,
+    skipped: [...a.skipped, ...r.skipped],
+    skippedByReason: { invalid: a.skippedByReason.invalid + r.skippedByReason.invalid, too_long: a.skippedByReason.too_long + r.skippedByReason.too_long, untrainable: a.skippedByReason.untrainable + r.skippedByReason.untrainable },
+  }));
+}

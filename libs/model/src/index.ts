@@ -1,0 +1,1 @@
+export { BACKENDS, describeBackend, selectBackend, type BackendChoice, type BackendName } from './backend';

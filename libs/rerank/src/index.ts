@@ -1,0 +1,1 @@
+export { evaluateRun, rankDocuments, type EvaluateOptions, type Evaluation } from './metrics';

@@ -1,0 +1,46 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { ESLint } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const eslint = new ESLint({ cwd: root });
+
+/** Lints `code` as if it were a file at `file` and returns the module-boundary errors. */
+async function boundaryErrors(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: path.join(root, file) });
+  return result.messages.filter((m) => m.ruleId === '@nx/enforce-module-boundaries').map((m) => m.message);
+}
+
+describe('module boundaries (apps → libs; rerank → model → data)', () => {
+  beforeAll(() => {
+    // The rule reads Nx's cached project graph; computing it makes the test independent of how it is started.
+    execFileSync(path.join(root, 'node_modules/.bin/nx'), ['show', 'projects'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+  });
+
+  it.each([
+    ['libs/data/src/forbidden.ts', '@tunekit/model', /A project tagged with "lib:data" cannot depend on any libs with tags/],
+    // rerank already depends on data, so this is also a cycle, which the rule reports first
+    ['libs/data/src/forbidden.ts', '@tunekit/rerank', /Circular dependency between "data" and "rerank"/],
+    ['libs/model/src/forbidden.ts', '@tunekit/rerank', /Circular dependency between "model" and "rerank"|A project tagged with "lib:model" can only depend on libs tagged with "lib:data"/],
+  ])('%s may not import %s', async (file, target, message) => {
+    const errors = await boundaryErrors(file, `import * as forbidden from '${target}';\nexport const x = forbidden;\n`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(message);
+  });
+
+  it('a library may not import an application', async () => {
+    const errors = await boundaryErrors('libs/data/src/forbidden.ts', "import { parseFlags } from '../../../apps/trainer/src/cli';\nexport const x = parseFlags;\n");
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['libs/rerank/src/allowed.ts', '@tunekit/model'],
+    ['libs/rerank/src/allowed.ts', '@tunekit/data'],
+    ['libs/model/src/allowed.ts', '@tunekit/data'],
+    ['apps/trainer/src/allowed.ts', '@tunekit/rerank'],
+    ['tools/bench/allowed.ts', '@tunekit/data'],
+  ])('%s may import %s', async (file, target) => {
+    expect(await boundaryErrors(file, `import * as allowed from '${target}';\nexport const x = allowed;\n`)).toEqual([]);
+  });
+});
