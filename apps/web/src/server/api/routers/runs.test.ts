@@ -1,0 +1,26 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeRun } from '../../../testing/trainer-run';
+import { createCaller } from '../root';
+
+describe('runs router', () => {
+  let run: { runsDir: string; id: string };
+  beforeAll(async () => {
+    run = await makeRun();
+    process.env.TUNEKIT_RUNS_DIR = run.runsDir;
+  });
+
+  it('lists runs that have a report and returns one run\'s report', async () => {
+    const caller = createCaller({});
+    const runs = await caller.runs.list();
+    expect(runs.map((r) => r.id)).toEqual([run.id]);
+    expect(runs[0]).toMatchObject({ preset: 'smoke', stages: ['data'] });
+    const report = await caller.runs.get({ id: run.id });
+    expect(report.data?.statistics.sft.rows).toBe(runs[0].sftRows);
+  });
+
+  it('answers an unknown run with NOT_FOUND and rejects path tricks', async () => {
+    const caller = createCaller({});
+    await expect(caller.runs.get({ id: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(caller.runs.get({ id: '../etc' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+});
