@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { DataError } from '../errors';
-import { ChatMLTemplate } from '../template/chatml';
+import { CHATML_JINJA, ChatMLTemplate } from '../template/chatml';
 import { JinjaChatTemplate } from '../template/jinja';
 import type { ChatTemplate } from '../template/template';
 import { alignTokens, type Spelling } from './offsets';
@@ -138,7 +138,8 @@ export class TextTokenizer {
     const source = typeof this.config.chat_template === 'string'
       ? this.config.chat_template
       : this.config.chat_template?.find((t) => t.name === 'default')?.template;
-    if (source === undefined) return new ChatMLTemplate();
+    // Our own ChatML template renders natively (identical output, proven in the template tests).
+    if (source === undefined || source === CHATML_JINJA) return new ChatMLTemplate();
     return new JinjaChatTemplate(source, {
       variables: { bos_token: this.bosToken ?? '', eos_token: this.eosToken ?? '', pad_token: this.padToken ?? '' },
     });
