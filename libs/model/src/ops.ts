@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs';
+
+type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+
+/** tf.customGrad with typed inputs: `f(inputs, save)` returns the value and its gradient function. */
+function customOp(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: GradFunc }): (...inputs: tf.Tensor[]) => tf.Tensor {
+  const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    return f(args as tf.Tensor[], save);
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return (...inputs) => op(...inputs);
+}
+
+/**
+ * The model's differentiable building blocks. Matrix products use explicit transposes in both
+ * directions: on the wasm backend a matMul with transpose flags is 10–18× slower than transposing
+ * first, and tf's own gradients of matMul use those flags.
+ */
+
+/** y = x·Wᵀ for x [..., in] and W [out, in] (the checkpoint's layout). */
+export function linear(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
+  const [out, inFeatures] = w.shape as [number, number];
+  const lead = x.shape.slice(0, -1);
+  const op = customOp(([xIn, wIn], save) => {
+    const x2 = xIn.reshape([-1, inFeatures]); // [N, in]
+    save([x2, wIn]);
+    const y = tf.matMul(x2, tf.transpose(wIn)); // [N, out]
+    return {
+      value: y.reshape([...lead, out]),
+      gradFunc: (dy, saved) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dy2 = dy.reshape([-1, out]) as tf.Tensor2D; // [N, out]
+        const dx = tf.matMul(dy2, ws).reshape([...lead, inFeatures]); // [N, in]
+        const dw = tf.matMul(tf.transpose(dy2), xs); // [out, in]
+        return [dx, dw];
+      },
+    };
+  });
+  return op(x, w);
+}
+
+/** Token embedding lookup; the gradient is accumulated in JS (wasm has no UnsortedSegmentSum). */
+export function embed(table: tf.Tensor2D, ids: Int32Array, shape: [number, number]): tf.Tensor3D {
+  const [vocab, hidden] = table.shape;
+  const op = customOp(([t], save) => {
+    save([]);
+    const y = tf.gather(t, tf.tensor1d(ids, 'int32')); // [B·T, hidden]
+    return {
+      value: y.reshape([...shape, hidden]),
+      gradFunc: (dy) => {
+        const g = dy.dataSync() as Float32Array; // [B·T, hidden]
+        const dt = new Float32Array(vocab * hidden);
+        for (let i = 0; i < ids.length; i++) {
+          const row = ids[i] * hidden;
+          const src = i * hidden;
+          for (let j = 0; j < hidden; j++) dt[row + j] += g[src + j];
+        }
+        return [tf.tensor2d(dt, [vocab, hidden])];
+      },
+    };
+  });
+  return op(table) as tf.Tensor3D;
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
+export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w));
+}
+
+/** cos and sin tables for rotary embedding at the given positions: each [B, 1, T, d]. */
+export function ropeTables(positions: Int32Array, batch: number, seq: number, headDim: number, theta: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+  const half = headDim / 2;
+  const cos = new Float32Array(batch * seq * headDim);
+  const sin = new Float32Array(batch * seq * headDim);
+  for (let i = 0; i < batch * seq; i++) {
+    for (let j = 0; j < half; j++) {
+      const angle = positions[i] / theta ** ((2 * j) / headDim);
+      const c = Math.cos(angle), s = Math.sin(angle);
+      cos[i * headDim + j] = cos[i * headDim + j + half] = c;
+      sin[i * headDim + j] = sin[i * headDim + j + half] = s;
+    }
+  }
+  return { cos: tf.tensor4d(cos, [batch, 1, seq, headDim]), sin: tf.tensor4d(sin, [batch, 1, seq, headDim]) };
+}
+
+/** HF's rotate_half convention: x·cos + [−x₂, x₁]·sin. */
+export function rope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const half = x.shape[3] / 2;
+    const [x1, x2] = tf.split(x, [half, half], 3);
+    const rotated = tf.concat([tf.neg(x2), x1], 3);
+    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
+  });
+}
+
+const swapLast = (t: tf.Tensor) => tf.transpose(t, [0, 1, 3, 2]);
+
+/**
+ * softmax(q·kᵀ·scale + bias)·v for q [B, H, Tq, d], k and v [B, H, Tk, d], bias [B, 1, Tq, Tk]
+ * (0 where attention is allowed, a large negative number elsewhere). The backward pass is written
+ * out, again without transpose flags.
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
+  const op = customOp(([qi, ki, vi], save) => {
+    const scores = tf.add(tf.mul(tf.matMul(qi as tf.Tensor4D, swapLast(ki) as tf.Tensor4D), scale), bias); // [B, H, Tq, Tk]
+    const p = tf.softmax(scores); // [B, H, Tq, Tk]
+    save([qi, ki, vi, p]);
+    return {
+      value: tf.matMul(p as tf.Tensor4D, vi as tf.Tensor4D), // [B, H, Tq, d]
+      gradFunc: (dy, saved) => {
+        const [qs, ks, vs, ps] = saved as tf.Tensor4D[];
+        const dv = tf.matMul(swapLast(ps) as tf.Tensor4D, dy as tf.Tensor4D); // [B, H, Tk, d]
+        const dp = tf.matMul(dy as tf.Tensor4D, swapLast(vs) as tf.Tensor4D); // [B, H, Tq, Tk]
+        const ds = tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))); // [B, H, Tq, Tk]
+        const dq = tf.mul(tf.matMul(ds as tf.Tensor4D, ks), scale); // [B, H, Tq, d]
+        const dk = tf.mul(tf.matMul(swapLast(ds) as tf.Tensor4D, qs), scale); // [B, H, Tk, d]
+        return [dq, dk, dv];
+      },
+    };
+  });
+  return op(q, k, v) as tf.Tensor4D;
+}
+
+/**
+ * Mean cross-entropy over the positions whose target is not -100, divided by `count` (the number of
+ * trained targets in the whole optimiser step, so gradient accumulation equals one big batch).
+ * logits [N, V]; targets already shifted (target i is the token after position i).
+ */
+export function maskedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, count: number): tf.Scalar {
+  const [n, vocab] = logits.shape;
+  const valid = new Float32Array(n);
+  const flat = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = targets[i];
+    if (t === -100) continue;
+    if (t < 0 || t >= vocab) throw new Error(`target ${t} at position ${i} is outside the vocabulary (${vocab})`);
+    valid[i] = 1;
+    flat[i] = i * vocab + t;
+  }
+  const op = customOp(([z], save) => {
+    const m = tf.max(z, -1, true); // [N, 1]
+    const shifted = tf.sub(z, m);
+    const lse = tf.log(tf.sum(tf.exp(shifted), -1)); // [N]
+    const picked = tf.gather(shifted.reshape([-1]), tf.tensor1d(flat, 'int32')); // [N]
+    const w = tf.tensor1d(valid);
+    const loss = tf.div(tf.sum(tf.mul(tf.sub(lse, picked), w)), count) as tf.Scalar;
+    save([shifted, lse, w]);
+    return {
+      value: loss,
+      gradFunc: (dy, saved) => {
+        const [sh, l, wv] = saved;
+        const p = tf.exp(tf.sub(sh, l.expandDims(1))); // softmax [N, V]
+        const hot = new Float32Array(n * vocab);
+        for (let i = 0; i < n; i++) if (valid[i]) hot[flat[i]] = 1;
+        const g = tf.mul(tf.sub(p, tf.tensor2d(hot, [n, vocab])), tf.div(tf.mul(wv.expandDims(1), dy), count));
+        return [g];
+      },
+    };
+  });
+  return op(logits) as tf.Scalar;
+}
