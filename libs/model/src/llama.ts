@@ -87,7 +87,7 @@ export class Llama {
       const data = new Float32Array(size);
       if (name.endsWith('norm.weight')) data.fill(1);
       else if (!name.endsWith('.bias')) for (let i = 0; i < size; i++) data[i] = 0.02 * gaussian(rng);
-      params.set(name, tf.variable(tf.tensor(data, shape), true, name));
+      params.set(name, variableOf(data, shape));
     }
     return new Llama(config, params);
   }
@@ -100,7 +100,7 @@ export class Llama {
       const t = weights.get(name);
       if (!t) problems.push(`missing ${name}`);
       else if (t.shape.join(',') !== shape.join(',')) problems.push(`${name} has shape [${t.shape}], config says [${shape}]`);
-      else params.set(name, tf.variable(tf.tensor(t.data, shape), true, name));
+      else params.set(name, variableOf(t.data, shape));
     }
     if (problems.length) {
       for (const v of params.values()) v.dispose();
@@ -208,11 +208,21 @@ export class Llama {
   }
 }
 
-/** [B, KV, T, d] → [B, KV·g, T, d], head h reading key/value head ⌊h/g⌋ (HF's repeat_interleave). */
+/**
+ * [B, KV, T, d] → [B, KV·g, T, d], head h reading key/value head ⌊h/g⌋ (HF's repeat_interleave).
+ * The gradient sums each group back (tf has no rank-5 tile gradient).
+ */
 function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
   if (groups === 1) return x;
   const [B, KV, T, d] = x.shape;
-  return tf.tile(x.reshape([B, KV, 1, T, d]), [1, 1, groups, 1, 1]).reshape([B, KV * groups, T, d]) as tf.Tensor4D;
+  const op = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return {
+      value: tf.tile(input.reshape([B, KV, 1, T, d]), [1, 1, groups, 1, 1]).reshape([B, KV * groups, T, d]), // [B, H, T, d]
+      gradFunc: (dy: tf.Tensor) => [tf.sum(dy.reshape([B, KV, groups, T, d]), 2)], // [B, KV, T, d]
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as tf.Tensor4D;
 }
 
 /**
@@ -253,4 +263,12 @@ function concatInt(a: Int32Array | undefined, b: Int32Array): Int32Array {
 function gaussian(rng: Rng): number {
   const u = 1 - rng.next();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** A trainable variable holding a copy of `data` (the staging tensor is released). */
+export function variableOf(data: Float32Array, shape: number[]): tf.Variable {
+  const t = tf.tensor(data, shape);
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
 }

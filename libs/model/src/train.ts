@@ -1,0 +1,170 @@
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Rng, type PackedRow } from '@tunekit/data';
+import { saveModel } from './checkpoint';
+import type { Llama } from './llama';
+import { maskedCrossEntropy } from './ops';
+import { AdamW, clipGradients, learningRate, type OptimizerConfig } from './optim';
+import { readSafetensors, writeFileAtomic, writeSafetensors, type NamedTensor } from './safetensors';
+
+/** Rows ready for the model: targets are the labels shifted left (target t is the token after t). */
+export interface TrainBatch {
+  batch: number;
+  seq: number;
+  inputIds: Int32Array; // [B·T]
+  targets: Int32Array; // [B·T], −100 where untrained
+  positionIds: Int32Array; // [B·T]
+  segmentIds: Int32Array; // [B·T]
+}
+
+export function rowsToBatch(rows: readonly PackedRow[]): TrainBatch {
+  const B = rows.length, T = rows[0].input_ids.length;
+  const out: TrainBatch = { batch: B, seq: T, inputIds: new Int32Array(B * T), targets: new Int32Array(B * T).fill(-100), positionIds: new Int32Array(B * T), segmentIds: new Int32Array(B * T) };
+  rows.forEach((r, b) => {
+    out.inputIds.set(r.input_ids, b * T);
+    out.targets.set(r.labels.subarray(1), b * T);
+    out.positionIds.set(r.position_ids, b * T);
+    out.segmentIds.set(r.segment_ids, b * T);
+  });
+  return out;
+}
+
+export const trainedTargets = (b: TrainBatch) => b.targets.reduce((n, t) => n + (t !== -100 ? 1 : 0), 0);
+
+/** Summed loss of a batch divided by `count`, without gradients (evaluation). */
+export function batchLoss(model: Llama, batch: TrainBatch, count = trainedTargets(batch)): number {
+  return tf.tidy(() => {
+    const logits = model.forward(batch).reshape([-1, model.config.vocab_size]) as tf.Tensor2D;
+    return maskedCrossEntropy(logits, batch.targets, Math.max(1, count)).dataSync()[0];
+  });
+}
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  tokens: number;
+  trainedTokens: number;
+}
+
+export class NonFiniteError extends Error {
+  override name = 'NonFiniteError';
+}
+
+/**
+ * One optimiser step over micro-batches. The loss of every micro-batch is divided by the number of
+ * trained targets in the whole step, so accumulating K micro-batches gives exactly the update of
+ * one batch K times larger. Gradients are checked before anything changes: a NaN/Inf leaves the
+ * weights as they were.
+ */
+export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer: AdamW, trainable: Map<string, tf.Variable>, step: number): StepResult {
+  const count = micro.reduce((n, b) => n + trainedTargets(b), 0);
+  if (count === 0) throw new Error(`step ${step}: no trained targets in the batch (all labels are -100)`);
+  const vars = [...trainable.values()];
+  const keyOf = new Map([...trainable].map(([k, v]) => [v.name, k]));
+  const grads = new Map<string, Float32Array>();
+  let loss = 0;
+  model.training = true;
+  try {
+    for (const b of micro) {
+      const { value, grads: g } = tf.variableGrads(() => {
+        const logits = model.logits(model.hidden(b)).reshape([-1, model.config.vocab_size]) as tf.Tensor2D;
+        return maskedCrossEntropy(logits, b.targets, count);
+      }, vars);
+      loss += value.dataSync()[0];
+      for (const [varName, t] of Object.entries(g)) {
+        const key = keyOf.get(varName)!;
+        const data = t.dataSync() as Float32Array;
+        const acc = grads.get(key);
+        if (acc) for (let i = 0; i < acc.length; i++) acc[i] += data[i];
+        else grads.set(key, data.slice());
+      }
+      value.dispose();
+      tf.dispose(Object.values(g));
+    }
+  } finally {
+    model.training = false;
+  }
+  const gradNorm = clipGradients(grads, optimizer.config.clipNorm);
+  if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+    throw new NonFiniteError(`step ${step}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`}; the update was not applied`);
+  }
+  const lr = learningRate(optimizer.config, step);
+  optimizer.apply(trainable, grads, lr);
+  return { loss, gradNorm, lr, tokens: micro.reduce((n, b) => n + b.batch * b.seq, 0), trainedTokens: count };
+}
+
+/** Where the data stream is: epoch and the next row of that epoch's shuffled order. */
+export interface DataCursor {
+  epoch: number;
+  offset: number;
+}
+
+/** Rows in a seeded order per epoch; `next` advances a cursor that can be saved and restored. */
+export function epochOrder(rows: number, seed: number, epoch: number): number[] {
+  return new Rng(seed * 1_000_003 + epoch).shuffle(Array.from({ length: rows }, (_, i) => i));
+}
+
+export function takeRows<T>(rows: readonly T[], n: number, seed: number, cursor: DataCursor): { rows: T[]; cursor: DataCursor } {
+  const out: T[] = [];
+  let { epoch, offset } = cursor;
+  let order = epochOrder(rows.length, seed, epoch);
+  while (out.length < n) {
+    if (offset >= order.length) {
+      epoch++;
+      offset = 0;
+      order = epochOrder(rows.length, seed, epoch);
+    }
+    out.push(rows[order[offset++]]);
+  }
+  return { rows: out, cursor: { epoch, offset } };
+}
+
+export interface TrainerState {
+  step: number;
+  cursor: DataCursor;
+  seed: number;
+}
+
+/**
+ * Saves weights, optimiser moments and trainer state into `dir/checkpoint-<step>`, atomically: it is
+ * written under a temporary name and renamed when complete.
+ */
+export async function saveCheckpoint(dir: string, model: Llama, trainable: Map<string, tf.Variable>, optimizer: AdamW, state: TrainerState): Promise<string> {
+  const final = path.join(dir, `checkpoint-${state.step}`);
+  const tmp = `${final}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  await saveModel(model, tmp);
+  const moments = new Map<string, NamedTensor>();
+  for (const [name, m] of optimizer.state.m) {
+    const shape = trainable.get(name)?.shape ?? [m.length];
+    moments.set(`m.${name}`, { shape, data: m });
+    moments.set(`v.${name}`, { shape, data: optimizer.state.v.get(name)! });
+  }
+  await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
+  await writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, optimizerStep: optimizer.state.step }, null, 2) + '\n');
+  await rm(final, { recursive: true, force: true });
+  await rename(tmp, final);
+  return final;
+}
+
+/** Restores weights (into the model's variables), optimiser moments and trainer state from a checkpoint. */
+export async function loadCheckpoint(dir: string, model: Llama, optimizer: AdamW): Promise<TrainerState> {
+  const state = JSON.parse(await readFile(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState & { optimizerStep: number };
+  const weights = await readSafetensors(path.join(dir, 'model.safetensors'));
+  for (const [name, v] of model.params) {
+    const t = weights.get(name);
+    if (!t) throw new Error(`${dir}: checkpoint lacks ${name}`);
+    const next = tf.tensor(t.data, v.shape);
+    v.assign(next);
+    next.dispose();
+  }
+  const moments = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  optimizer.state = { step: state.optimizerStep, m: new Map(), v: new Map() };
+  for (const [key, t] of moments) (key.startsWith('m.') ? optimizer.state.m : optimizer.state.v).set(key.slice(2), t.data);
+  return { step: state.step, cursor: state.cursor, seed: state.seed };
+}
+
+export type { OptimizerConfig };
