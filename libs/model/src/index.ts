@@ -9,3 +9,5 @@ export {
   type DataCursor, type StepResult, type TrainBatch, type TrainerState,
 } from './train';
 export { evaluateRows, trainLoop, type TrainLoopOptions, type TrainLoopResult } from './loop';
+export { generate, type GenerateOptions, type Generation } from './generate';
+export { LORA_TARGETS, addLora, loadAdapters, mergeLora, saveAdapters, type LoraConfig } from './lora';

@@ -56,7 +56,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const optimizer = new AdamW(o.optimizer);
   const accum = o.gradAccum ?? 1;
   let state: TrainerState = { step: 0, cursor: { epoch: 0, offset: 0 }, seed: o.seed };
-  if (o.resumeFrom) state = await loadCheckpoint(o.resumeFrom, o.model, optimizer);
+  if (o.resumeFrom) state = await loadCheckpoint(o.resumeFrom, o.model, trainable, optimizer);
   const result: TrainLoopResult = { steps: state.step, history: [], evals: [], lastCheckpoint: o.resumeFrom };
   while (state.step < o.steps) {
     const started = performance.now();

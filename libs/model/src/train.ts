@@ -144,6 +144,10 @@ export async function saveCheckpoint(dir: string, model: Llama, trainable: Map<s
     moments.set(`v.${name}`, { shape, data: optimizer.state.v.get(name)! });
   }
   await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
+  // Trainable variables outside the base weights (LoRA adapters), by their keys.
+  const extra = new Map<string, NamedTensor>();
+  for (const [name, v] of trainable) if (!model.params.has(name)) extra.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
+  if (extra.size) await writeSafetensors(path.join(tmp, 'adapters.safetensors'), extra);
   await writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, optimizerStep: optimizer.state.step }, null, 2) + '\n');
   await rm(final, { recursive: true, force: true });
   await rename(tmp, final);
@@ -151,12 +155,21 @@ export async function saveCheckpoint(dir: string, model: Llama, trainable: Map<s
 }
 
 /** Restores weights (into the model's variables), optimiser moments and trainer state from a checkpoint. */
-export async function loadCheckpoint(dir: string, model: Llama, optimizer: AdamW): Promise<TrainerState> {
+export async function loadCheckpoint(dir: string, model: Llama, trainable: Map<string, tf.Variable>, optimizer: AdamW): Promise<TrainerState> {
   const state = JSON.parse(await readFile(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState & { optimizerStep: number };
   const weights = await readSafetensors(path.join(dir, 'model.safetensors'));
   for (const [name, v] of model.params) {
     const t = weights.get(name);
     if (!t) throw new Error(`${dir}: checkpoint lacks ${name}`);
+    const next = tf.tensor(t.data, v.shape);
+    v.assign(next);
+    next.dispose();
+  }
+  const adapters = [...trainable.keys()].some((k) => !model.params.has(k)) ? await readSafetensors(path.join(dir, 'adapters.safetensors')) : new Map<string, NamedTensor>();
+  for (const [name, v] of trainable) {
+    if (model.params.has(name)) continue;
+    const t = adapters.get(name);
+    if (!t) throw new Error(`${dir}: checkpoint lacks adapter ${name}`);
     const next = tf.tensor(t.data, v.shape);
     v.assign(next);
     next.dispose();
