@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { useNativeGemm } from './native-gemm';
 
 /** Backends in the order we try them: native GPU, native CPU, WebAssembly, pure JavaScript. */
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -16,6 +17,7 @@ export interface BackendChoice {
 }
 
 const require = createRequire(import.meta.url);
+let gemm: { active: boolean; reason: string } | undefined;
 
 /** Loads one backend; throws with a readable reason when it cannot run here. */
 async function load(name: BackendName): Promise<void> {
@@ -38,6 +40,7 @@ async function load(name: BackendName): Promise<void> {
       wasm.setWasmPaths(`${dist}${path.sep}`);
       wasm.setThreadsCount(1); // the threaded build does not start in Node
       if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend did not initialise');
+      gemm = useNativeGemm();
       return;
     }
     case 'cpu':
@@ -72,6 +75,6 @@ export async function selectBackend(preferred?: BackendName): Promise<BackendCho
 /** One line for logs: which backend runs and why the earlier ones did not. */
 export function describeBackend(choice: BackendChoice): string {
   const skipped = choice.skipped.map((s) => `\n  skipped ${s.name}: ${s.reason}`).join('');
-  const simd = choice.name === 'wasm' ? ' (SIMD, 1 thread)' : '';
+  const simd = choice.name === 'wasm' ? ` (SIMD, 1 thread; matrix products: ${gemm?.active ? gemm.reason : `WebAssembly GEMM, native one unavailable: ${gemm?.reason}`})` : '';
   return `backend: ${choice.name}${simd}, ${choice.reason}${skipped}`;
 }

@@ -166,7 +166,7 @@ export class Llama {
         }
         cache.layers[i] = { k: tf.keep(k), v: tf.keep(v) };
       }
-      const y = attention(q, repeatKv(k, H / KV), repeatKv(v, H / KV), bias, 1 / Math.sqrt(d)); // [B, H, T, d]
+      const y = attention(q, k, v, bias, 1 / Math.sqrt(d)); // [B, H, T, d]
       const merged = tf.transpose(y, [0, 2, 1, 3]).reshape([B, T, H * d]); // [B, T, H·d]
       x = tf.add(x, this.proj(`${pre}self_attn.o_proj`, merged)); // [B, T, h]
       const h2 = rmsNorm(x, this.p(`${pre}post_attention_layernorm.weight`), c.rms_norm_eps); // [B, T, h]
@@ -206,23 +206,6 @@ export class Llama {
     }
     this.adapters.clear();
   }
-}
-
-/**
- * [B, KV, T, d] → [B, KV·g, T, d], head h reading key/value head ⌊h/g⌋ (HF's repeat_interleave).
- * The gradient sums each group back (tf has no rank-5 tile gradient).
- */
-function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
-  if (groups === 1) return x;
-  const [B, KV, T, d] = x.shape;
-  const op = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([]);
-    return {
-      value: tf.tile(input.reshape([B, KV, 1, T, d]), [1, 1, groups, 1, 1]).reshape([B, KV * groups, T, d]), // [B, H, T, d]
-      gradFunc: (dy: tf.Tensor) => [tf.sum(dy.reshape([B, KV, groups, T, d]), 2)], // [B, KV, T, d]
-    };
-  }) as Parameters<typeof tf.customGrad>[0]);
-  return op(x) as tf.Tensor4D;
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { transposeFlagsAreFree } from './native-gemm';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 
@@ -12,10 +13,18 @@ function customOp(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf
 }
 
 /**
- * The model's differentiable building blocks. Matrix products use explicit transposes in both
- * directions: on the wasm backend a matMul with transpose flags is 10–18× slower than transposing
- * first, and tf's own gradients of matMul use those flags.
+ * The model's differentiable building blocks, with their backward passes written out. Matrix
+ * products go through `mm`: on the plain wasm backend a matMul with transpose flags is 10–18×
+ * slower than transposing first, so it transposes explicitly; with the native GEMM the flags cost
+ * nothing and the copies are skipped.
  */
+
+/** a·b with optional transposes, in the form that is fastest on the active backend. */
+function mm(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  if (transposeFlagsAreFree()) return tf.matMul(a, b, transposeA, transposeB);
+  const t = (x: tf.Tensor) => tf.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2]);
+  return tf.matMul(transposeA ? t(a) : a, transposeB ? t(b) : b);
+}
 
 /** y = x·Wᵀ for x [..., in] and W [out, in] (the checkpoint's layout). */
 export function linear(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
@@ -24,14 +33,14 @@ export function linear(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   const op = customOp(([xIn, wIn], save) => {
     const x2 = xIn.reshape([-1, inFeatures]); // [N, in]
     save([x2, wIn]);
-    const y = tf.matMul(x2, tf.transpose(wIn)); // [N, out]
+    const y = mm(x2, wIn, false, true); // [N, out]
     return {
       value: y.reshape([...lead, out]),
       gradFunc: (dy, saved) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const dy2 = dy.reshape([-1, out]) as tf.Tensor2D; // [N, out]
-        const dx = tf.matMul(dy2, ws).reshape([...lead, inFeatures]); // [N, in]
-        const dw = tf.matMul(tf.transpose(dy2), xs); // [out, in]
+        const dx = mm(dy2, ws).reshape([...lead, inFeatures]); // [N, in]
+        const dw = mm(dy2, xs, true); // [out, in]
         return [dx, dw];
       },
     };
@@ -93,27 +102,35 @@ export function rope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Ten
   });
 }
 
-const swapLast = (t: tf.Tensor) => tf.transpose(t, [0, 1, 3, 2]);
 
 /**
- * softmax(q·kᵀ·scale + bias)·v for q [B, H, Tq, d], k and v [B, H, Tk, d], bias [B, 1, Tq, Tk]
- * (0 where attention is allowed, a large negative number elsewhere). The backward pass is written
- * out, again without transpose flags.
+ * softmax(q·kᵀ·scale + bias)·v with grouped-query attention: q [B, H, Tq, d], k and v [B, KV, Tk, d]
+ * with H = KV·g, query head h reading key/value head ⌊h/g⌋ (HF's repeat_interleave). The g query
+ * heads of a group are stacked along time ([B, KV, g·Tq, d]) so keys and values are never copied;
+ * bias [B, 1, Tq, Tk] is 0 where attention is allowed and a large negative number elsewhere. The
+ * backward pass is written out, without transpose flags.
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
+  const [B, H, Tq, d] = q.shape;
+  const [, KV, Tk] = k.shape;
+  const g = H / KV;
+  const bias5 = bias.reshape([B, 1, 1, Tq, Tk]);
   const op = customOp(([qi, ki, vi], save) => {
-    const scores = tf.add(tf.mul(tf.matMul(qi as tf.Tensor4D, swapLast(ki) as tf.Tensor4D), scale), bias); // [B, H, Tq, Tk]
-    const p = tf.softmax(scores); // [B, H, Tq, Tk]
-    save([qi, ki, vi, p]);
+    const qg = qi.reshape([B, KV, g * Tq, d]) as tf.Tensor4D; // [B, KV, g·Tq, d]
+    const raw = tf.mul(mm(qg, ki, false, true), scale); // [B, KV, g·Tq, Tk]
+    const scores = tf.add(raw.reshape([B, KV, g, Tq, Tk]), bias5); // [B, KV, g, Tq, Tk]
+    const p = tf.softmax(scores).reshape([B, KV, g * Tq, Tk]) as tf.Tensor4D; // [B, KV, g·Tq, Tk]
+    save([qg, ki, vi, p]);
     return {
-      value: tf.matMul(p as tf.Tensor4D, vi as tf.Tensor4D), // [B, H, Tq, d]
+      value: tf.matMul(p, vi as tf.Tensor4D).reshape([B, H, Tq, d]), // [B, H, Tq, d]
       gradFunc: (dy, saved) => {
         const [qs, ks, vs, ps] = saved as tf.Tensor4D[];
-        const dv = tf.matMul(swapLast(ps) as tf.Tensor4D, dy as tf.Tensor4D); // [B, H, Tk, d]
-        const dp = tf.matMul(dy as tf.Tensor4D, swapLast(vs) as tf.Tensor4D); // [B, H, Tq, Tk]
-        const ds = tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))); // [B, H, Tq, Tk]
-        const dq = tf.mul(tf.matMul(ds as tf.Tensor4D, ks), scale); // [B, H, Tq, d]
-        const dk = tf.mul(tf.matMul(swapLast(ds) as tf.Tensor4D, qs), scale); // [B, H, Tk, d]
+        const dyg = dy.reshape([B, KV, g * Tq, d]) as tf.Tensor4D; // [B, KV, g·Tq, d]
+        const dv = mm(ps, dyg, true); // [B, KV, Tk, d]
+        const dp = mm(dyg, vs, false, true); // [B, KV, g·Tq, Tk]
+        const ds = tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))); // [B, KV, g·Tq, Tk]
+        const dq = tf.mul(mm(ds, ks), scale).reshape([B, H, Tq, d]); // [B, H, Tq, d]
+        const dk = tf.mul(mm(ds, qs, true), scale); // [B, KV, Tk, d]
         return [dq, dk, dv];
       },
     };
@@ -140,16 +157,18 @@ export function maskedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, cou
   const op = customOp(([z], save) => {
     const m = tf.max(z, -1, true); // [N, 1]
     const shifted = tf.sub(z, m);
-    const lse = tf.log(tf.sum(tf.exp(shifted), -1)); // [N]
+    const e = tf.exp(shifted); // [N, V]
+    const total = tf.sum(e, -1); // [N]
+    const lse = tf.log(total); // [N]
     const picked = tf.gather(shifted.reshape([-1]), tf.tensor1d(flat, 'int32')); // [N]
     const w = tf.tensor1d(valid);
     const loss = tf.div(tf.sum(tf.mul(tf.sub(lse, picked), w)), count) as tf.Scalar;
-    save([shifted, lse, w]);
+    save([e, total, w]);
     return {
       value: loss,
       gradFunc: (dy, saved) => {
-        const [sh, l, wv] = saved;
-        const p = tf.exp(tf.sub(sh, l.expandDims(1))); // softmax [N, V]
+        const [es, totals, wv] = saved;
+        const p = tf.div(es, totals.expandDims(1)); // softmax [N, V]
         const hot = new Float32Array(n * vocab);
         for (let i = 0; i < n; i++) if (valid[i]) hot[flat[i]] = 1;
         const g = tf.mul(tf.sub(p, tf.tensor2d(hot, [n, vocab])), tf.div(tf.mul(wv.expandDims(1), dy), count));
