@@ -181,10 +181,10 @@ export class Llama {
     return rmsNorm(x, this.p('model.norm.weight'), c.rms_norm_eps) as tf.Tensor3D;
   }
 
-  /** Next-token logits [B, T, vocab]. */
-  logits(hidden: tf.Tensor3D): tf.Tensor3D {
+  /** Next-token logits [..., vocab] for hidden states [..., hidden]. */
+  logits<T extends tf.Tensor>(hidden: T): T {
     const head = this.config.tie_word_embeddings ? this.p('model.embed_tokens.weight') : this.p('lm_head.weight');
-    return linear(hidden, head) as tf.Tensor3D;
+    return linear(hidden, head) as T;
   }
 
   forward(inputs: ModelInputs, cache?: KVCache): tf.Tensor3D {

@@ -71,6 +71,19 @@ export function embed(table: tf.Tensor2D, ids: Int32Array, shape: [number, numbe
   return op(table) as tf.Tensor3D;
 }
 
+/** Rows `rows` of x [N, h] → [n, h]; the gradient scatters back (no UnsortedSegmentSum needed). */
+export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
+  const [N, h] = x.shape;
+  const op = customOp(([xi], save) => {
+    save([]);
+    return {
+      value: tf.gather(xi, tf.tensor1d(rows, 'int32')), // [n, h]
+      gradFunc: (dy) => [tf.scatterND(tf.tensor2d(rows, [rows.length, 1], 'int32'), dy, [N, h])], // [N, h]
+    };
+  });
+  return op(x) as tf.Tensor2D;
+}
+
 /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w));

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { storageOf } from './heap';
 
 export interface OptimizerConfig {
   /** Peak learning rate. */
@@ -47,8 +48,11 @@ export class AdamW {
     this.config = config;
   }
 
-  /** Applies one update with already-clipped gradients at learning rate `lr`. */
-  apply(params: Map<string, tf.Variable>, grads: Map<string, Float32Array>, lr: number): void {
+  /**
+   * Applies one update at learning rate `lr`, with gradients multiplied by `gradScale` (the clipping
+   * factor) on the fly. Parameters are updated in place in the backend's storage when it allows.
+   */
+  apply(params: Map<string, tf.Variable>, grads: Map<string, Float32Array>, lr: number, gradScale = 1): void {
     const { beta1, beta2, eps, weightDecay } = this.config;
     const t = ++this.state.step;
     const c1 = 1 - beta1 ** t;
@@ -56,7 +60,8 @@ export class AdamW {
     for (const [name, variable] of params) {
       const g = grads.get(name);
       if (!g) continue;
-      const p = variable.dataSync().slice() as Float32Array;
+      const inPlace = storageOf(variable);
+      const p = inPlace ?? (variable.dataSync().slice() as Float32Array);
       let m = this.state.m.get(name);
       let v = this.state.v.get(name);
       if (!m || !v) {
@@ -66,15 +71,19 @@ export class AdamW {
         this.state.v.set(name, v);
       }
       const decay = variable.shape.length >= 2 ? 1 - lr * weightDecay : 1;
+      const stepSize = lr / c1;
+      const rc2 = 1 / c2;
       for (let i = 0; i < p.length; i++) {
-        const gi = g[i];
+        const gi = g[i] * gradScale;
         const mi = (m[i] = beta1 * m[i] + (1 - beta1) * gi);
         const vi = (v[i] = beta2 * v[i] + (1 - beta2) * gi * gi);
-        p[i] = p[i] * decay - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+        p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi * rc2) + eps);
       }
-      const next = tf.tensor(p, variable.shape);
-      variable.assign(next);
-      next.dispose();
+      if (!inPlace) {
+        const next = tf.tensor(p, variable.shape);
+        variable.assign(next);
+        next.dispose();
+      }
     }
   }
 }
@@ -86,12 +95,15 @@ export function globalNorm(grads: Map<string, Float32Array>): number {
   return Math.sqrt(sum);
 }
 
+/** The factor that brings the global norm down to `maxNorm` (1 when it is already within, or clipping is off). */
+export function clipScale(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+}
+
 /** Scales gradients in place so their global norm is at most `maxNorm`; returns the norm before clipping. */
 export function clipGradients(grads: Map<string, Float32Array>, maxNorm: number): number {
   const norm = globalNorm(grads);
-  if (maxNorm > 0 && norm > maxNorm) {
-    const scale = maxNorm / (norm + 1e-6);
-    for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= scale;
-  }
+  const scale = clipScale(norm, maxNorm);
+  if (scale !== 1) for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= scale;
   return norm;
 }

@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng, type PackedRow } from '@tunekit/data';
 import { saveModel } from './checkpoint';
 import type { Llama } from './llama';
-import { maskedCrossEntropy } from './ops';
-import { AdamW, clipGradients, learningRate, type OptimizerConfig } from './optim';
+import { gatherRows, maskedCrossEntropy } from './ops';
+import { AdamW, clipScale, globalNorm, learningRate, type OptimizerConfig } from './optim';
 import { readSafetensors, writeFileAtomic, writeSafetensors, type NamedTensor } from './safetensors';
 
 /** Rows ready for the model: targets are the labels shifted left (target t is the token after t). */
@@ -32,12 +32,27 @@ export function rowsToBatch(rows: readonly PackedRow[]): TrainBatch {
 
 export const trainedTargets = (b: TrainBatch) => b.targets.reduce((n, t) => n + (t !== -100 ? 1 : 0), 0);
 
+/**
+ * Cross-entropy summed over the trained positions of a batch and divided by `count`. The LM head
+ * runs only on positions that have a target: masked prompt tokens cost no vocabulary projection.
+ */
+export function trainingLoss(model: Llama, batch: TrainBatch, count: number): tf.Scalar {
+  const rows: number[] = [];
+  const targets: number[] = [];
+  batch.targets.forEach((t, i) => {
+    if (t === -100) return;
+    rows.push(i);
+    targets.push(t);
+  });
+  const hidden = model.hidden(batch).reshape([-1, model.config.hidden_size]) as tf.Tensor2D; // [B·T, h]
+  const logits = model.logits(gatherRows(hidden, Int32Array.from(rows))); // [n, V]
+  return maskedCrossEntropy(logits, Int32Array.from(targets), count);
+}
+
 /** Summed loss of a batch divided by `count`, without gradients (evaluation). */
 export function batchLoss(model: Llama, batch: TrainBatch, count = trainedTargets(batch)): number {
-  return tf.tidy(() => {
-    const logits = model.forward(batch).reshape([-1, model.config.vocab_size]) as tf.Tensor2D;
-    return maskedCrossEntropy(logits, batch.targets, Math.max(1, count)).dataSync()[0];
-  });
+  if (trainedTargets(batch) === 0) return 0;
+  return tf.tidy(() => trainingLoss(model, batch, Math.max(1, count)).dataSync()[0]);
 }
 
 export interface StepResult {
@@ -68,10 +83,8 @@ export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer:
   model.training = true;
   try {
     for (const b of micro) {
-      const { value, grads: g } = tf.variableGrads(() => {
-        const logits = model.logits(model.hidden(b)).reshape([-1, model.config.vocab_size]) as tf.Tensor2D;
-        return maskedCrossEntropy(logits, b.targets, count);
-      }, vars);
+      if (trainedTargets(b) === 0) continue;
+      const { value, grads: g } = tf.variableGrads(() => trainingLoss(model, b, count), vars);
       loss += value.dataSync()[0];
       for (const [varName, t] of Object.entries(g)) {
         const key = keyOf.get(varName)!;
@@ -86,12 +99,12 @@ export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer:
   } finally {
     model.training = false;
   }
-  const gradNorm = clipGradients(grads, optimizer.config.clipNorm);
+  const gradNorm = globalNorm(grads);
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
     throw new NonFiniteError(`step ${step}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`}; the update was not applied`);
   }
   const lr = learningRate(optimizer.config, step);
-  optimizer.apply(trainable, grads, lr);
+  optimizer.apply(trainable, grads, lr, clipScale(gradNorm, optimizer.config.clipNorm));
   return { loss, gradNorm, lr, tokens: micro.reduce((n, b) => n + b.batch * b.seq, 0), trainedTokens: count };
 }
 
