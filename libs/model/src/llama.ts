@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '@tunekit/data';
+import { Rng, hashString } from '@tunekit/data';
 import type { LlamaConfig } from './config';
 import { attention, embed, linear, rmsNorm, rope, ropeTables } from './ops';
 import type { NamedTensor } from './safetensors';
@@ -70,8 +70,9 @@ export class Llama {
   readonly params: Map<string, tf.Variable>;
   /** LoRA adapters by projection name (`model.layers.0.self_attn.q_proj`). */
   readonly adapters = new Map<string, Adapter>();
-  /** Dropout on adapter inputs is applied only while training. */
+  /** Dropout on adapter inputs is applied only while training, with masks seeded by this and the projection. */
   training = false;
+  dropoutSeed = 0;
 
   constructor(config: LlamaConfig, params: Map<string, tf.Variable>) {
     this.config = config;
@@ -122,7 +123,7 @@ export class Llama {
     if (bias) y = tf.add(y, bias);
     const adapter = this.adapters.get(name);
     if (adapter) {
-      const input = this.training && adapter.dropout > 0 ? tf.dropout(x, adapter.dropout) : x;
+      const input = this.training && adapter.dropout > 0 ? tf.dropout(x, adapter.dropout, undefined, hashString(`${this.dropoutSeed}:${name}`)) : x;
       y = tf.add(y, tf.mul(linear(linear(input, adapter.a), adapter.b), adapter.scale));
     }
     return y;
@@ -194,7 +195,8 @@ export class Llama {
   /** The weights as plain arrays, by checkpoint name (adapters not merged). */
   async weights(): Promise<Map<string, NamedTensor>> {
     const out = new Map<string, NamedTensor>();
-    for (const [name, v] of this.params) out.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
+    // a copy: on the cpu backend data() can hand out the live storage that updates write in place
+    for (const [name, v] of this.params) out.set(name, { shape: v.shape, data: ((await v.data()) as Float32Array).slice() });
     return out;
   }
 

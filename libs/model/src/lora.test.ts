@@ -11,9 +11,9 @@ const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj',
 const input = { inputIds: Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]), batch: 1, seq: 8 };
 const logitsOf = (m: Llama) => m.forward(input).dataSync();
 
-describe('LoRA', () => {
+describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
   beforeAll(async () => {
-    await selectBackend('wasm');
+    await selectBackend(backend);
   });
 
   it('starts as the base model, trains only the adapters, merges to the same function, and saves adapters alone', async () => {

@@ -31,6 +31,7 @@ function loadAddon(): GemmAddon | string {
  */
 export function useNativeGemm(): { active: boolean; reason: string } {
   if (state) return state;
+  if (process.env.TUNEKIT_NATIVE_GEMM === '0') return (state = { active: false, reason: 'turned off with TUNEKIT_NATIVE_GEMM=0' });
   const addon = loadAddon();
   if (typeof addon === 'string') return (state = { active: false, reason: addon });
   const original = tf.getKernel('BatchMatMul', 'wasm');

@@ -23,9 +23,9 @@ function halfFile(tensors: Record<string, { dtype: 'F16' | 'BF16'; shape: number
   return out;
 }
 
-describe('checkpoints', () => {
+describe.each(['wasm', 'cpu'] as const)('checkpoints on %s', (backend) => {
   beforeAll(async () => {
-    await selectBackend('wasm');
+    await selectBackend(backend);
   });
 
   it('save → load → save gives byte-identical safetensors, and a valid HF directory', async () => {

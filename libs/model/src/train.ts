@@ -82,8 +82,9 @@ export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer:
   let loss = 0;
   model.training = true;
   try {
-    for (const b of micro) {
+    for (const [k, b] of micro.entries()) {
       if (trainedTargets(b) === 0) continue;
+      model.dropoutSeed = step * 1024 + k; // reproducible dropout masks, also after a resume
       const { value, grads: g } = tf.variableGrads(() => trainingLoss(model, b, count), vars);
       loss += value.dataSync()[0];
       for (const [varName, t] of Object.entries(g)) {
