@@ -11,7 +11,8 @@ export const dependencyConstraints = [
 ];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules', '**/dist', '**/.next', '**/tmp', '**/.nx', 'runs', '.data'] },
+  { ignores: ['**/node_modules', '**/dist', '**/.next', '**/tmp', '**/.nx', 'runs', '.data', 'libs/model/native/build'] },
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx', '**/*.mts'],

@@ -7,7 +7,7 @@ import type { LlamaConfig } from '../config';
  * norms, explicit head_dim).
  */
 export function referenceLogits(c: LlamaConfig, w: Map<string, Float32Array>, ids: number[]): number[][] {
-  const T = ids.length, h = c.hidden_size, d = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
+  const h = c.hidden_size, d = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
   const get = (name: string) => {
     const t = w.get(name);
     if (!t) throw new Error(`reference: missing ${name}`);
