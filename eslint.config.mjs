@@ -12,7 +12,6 @@ export const dependencyConstraints = [
 
 export default tseslint.config(
   { ignores: ['**/node_modules', '**/dist', '**/.next', '**/tmp', '**/.nx', 'runs', '.data', 'libs/model/native/build'] },
-  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx', '**/*.mts'],
@@ -30,4 +29,5 @@ export default tseslint.config(
     files: ['**/vitest.config.mts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );
