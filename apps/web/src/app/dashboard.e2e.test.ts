@@ -48,11 +48,11 @@ describe('dashboard in a real browser', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(base);
     const link = page.getByRole('link', { name: run.id });
-    await link.click();
+    await link.click({ timeout: 20_000 });
     await page.waitForURL(`**/runs/${run.id}`);
-    await expect.poll(() => page.getByTestId('dataset-table').locator('tbody tr').count()).toBe(3);
+    await expect.poll(() => page.getByTestId('dataset-table').locator('tbody tr').count(), { timeout: 20_000 }).toBe(3);
     expect(await page.getByTestId('efficiency-sft').textContent()).toMatch(/\d+\.\d% efficiency/);
-    await expect.poll(() => page.getByTestId('histogram-sft').locator('.recharts-bar-rectangle').count()).toBeGreaterThan(3);
+    await expect.poll(() => page.getByTestId('histogram-sft').locator('.recharts-bar-rectangle').count(), { timeout: 20_000 }).toBeGreaterThan(3);
     const trained = await page.locator('mark[data-trained]').first().textContent();
     expect(trained).toMatch(/<\|im_end\|>$/);
     const shots = path.join(workspaceRoot, 'tmp/screenshots');
@@ -63,6 +63,6 @@ describe('dashboard in a real browser', () => {
   it('says so when a run does not exist', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/runs/no-such-run`);
-    await expect.poll(() => page.getByText('Could not load the run').count()).toBe(1);
+    await expect.poll(() => page.getByText('Could not load the run').count(), { timeout: 20_000 }).toBe(1);
   });
 });
