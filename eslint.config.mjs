@@ -8,6 +8,7 @@ export const dependencyConstraints = [
   { sourceTag: 'lib:rerank', onlyDependOnLibsWithTags: ['lib:model', 'lib:data'] },
   { sourceTag: 'lib:model', onlyDependOnLibsWithTags: ['lib:data'] },
   { sourceTag: 'lib:data', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'lib:db', onlyDependOnLibsWithTags: [] },
 ];
 
 export default tseslint.config(

@@ -2,9 +2,24 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { FORMATS, MASK_STRATEGIES, type MaskStrategy } from '@tunekit/data';
 
-export const STAGES = ['data'] as const;
-/** Stages the later issues add; asking for them now gets a clear answer instead of a silent no-op. */
-const PLANNED_STAGES = ['pretrain', 'sft', 'rerank'];
+export const STAGES = ['data', 'pretrain', 'sft'] as const;
+export type Stage = (typeof STAGES)[number];
+/** Stages a later issue adds; asking for them now gets a clear answer instead of a silent no-op. */
+const PLANNED_STAGES = ['rerank'];
+
+const optimizer = {
+  lr: z.number().positive(),
+  warmupSteps: z.number().int().nonnegative(),
+  /** Cosine decay ends at lr · minLrRatio. */
+  minLrRatio: z.number().min(0).max(1).default(0.1),
+  weightDecay: z.number().nonnegative().default(0.1),
+  clipNorm: z.number().nonnegative().default(1),
+  /** Packed rows per micro-batch, and micro-batches per optimiser step. */
+  batchSize: z.number().int().positive().default(8),
+  gradAccum: z.number().int().positive().default(1),
+  evalEvery: z.number().int().positive().default(100),
+  checkpointEvery: z.number().int().positive().default(200),
+};
 
 const dataSource = z.strictObject({
   /** A JSON or JSONL file in any supported format. */
@@ -16,13 +31,19 @@ const dataSource = z.strictObject({
 
 export const trainerConfig = z.strictObject({
   preset: z.enum(['default', 'smoke']).default('default'),
-  stages: z.array(z.string()).min(1).default(['data']).superRefine((stages, ctx) => {
+  stages: z.array(z.string()).min(1).default(['data', 'pretrain', 'sft']).superRefine((stages, ctx) => {
     for (const s of stages) {
       if ((STAGES as readonly string[]).includes(s)) continue;
       ctx.addIssue({ code: 'custom', message: PLANNED_STAGES.includes(s) ? `stage "${s}" is not built yet; available: ${STAGES.join(', ')}` : `unknown stage "${s}"; available: ${STAGES.join(', ')}` });
     }
   }),
   seed: z.number().int().nonnegative().default(1234),
+  /** TensorFlow.js backend; `auto` tries tensorflow-gpu, tensorflow, wasm, cpu in that order. */
+  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** Start from this Hugging Face model directory (config.json, safetensors, tokenizer files) instead of pre-training. */
+  from: z.string().optional(),
+  /** A run directory to continue after a crash or kill: finished stages are kept, the current one resumes from its checkpoint. */
+  resume: z.string().optional(),
   /** Where run directories go; each run gets `<outputDir>/<timestamp>-<preset>`. */
   outputDir: z.string().default('runs'),
   data: z.strictObject({
@@ -45,6 +66,40 @@ export const trainerConfig = z.strictObject({
     /** Pre-training biographies per country the tokenizer is trained on. */
     trainExposures: z.number().int().positive().default(5),
   }).prefault({}),
+  model: z.strictObject({
+    /** hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads, intermediate_size of the base model. */
+    hidden: z.number().int().positive().default(128),
+    layers: z.number().int().positive().default(4),
+    heads: z.number().int().positive().default(4),
+    kvHeads: z.number().int().positive().default(4),
+    intermediate: z.number().int().positive().default(352),
+    tieEmbeddings: z.boolean().default(true),
+  }).prefault({}),
+  pretrain: z.strictObject({ ...optimizer, lr: optimizer.lr.default(2e-3), warmupSteps: optimizer.warmupSteps.default(100), epochs: z.number().positive().default(1) }).prefault({}),
+  sft: z.strictObject({
+    ...optimizer, lr: optimizer.lr.default(3e-4), warmupSteps: optimizer.warmupSteps.default(20), weightDecay: optimizer.weightDecay.default(0),
+    epochs: z.number().positive().default(2),
+    /** LoRA instead of full fine-tuning. */
+    lora: z.strictObject({
+      enabled: z.boolean().default(false),
+      r: z.number().int().positive().default(16),
+      alpha: z.number().positive().default(32),
+      dropout: z.number().min(0).max(1).default(0),
+      targets: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])).default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
+    }).prefault({}),
+    freezeEmbeddings: z.boolean().default(false),
+    /** Extra fine-tunes with the same budget, for the report: training on every token, and no replay. */
+    ablations: z.array(z.enum(['train_on_all', 'no_replay'])).default(['train_on_all', 'no_replay']),
+  }).prefault({}),
+  eval: z.strictObject({
+    /** Held-out questions asked of each model (one phrasing per fact, sampled); 0 = all. */
+    questions: z.number().int().nonnegative().default(0),
+    /** Prompts generated together. */
+    batch: z.number().int().positive().default(64),
+    maxNewTokens: z.number().int().positive().default(48),
+    /** Pre-training biographies per country in the held-out perplexity text. */
+    perplexityExposures: z.number().int().positive().default(1),
+  }).prefault({}),
   sequence: z.strictObject({
     maxLength: z.number().int().positive().default(256),
     masking: z.enum(MASK_STRATEGIES as [MaskStrategy, ...MaskStrategy[]]).default('all_assistant'),
@@ -59,7 +114,14 @@ export type TrainerConfigInput = z.input<typeof trainerConfig>;
 /** Presets fill in what the user did not set. */
 export const PRESETS: Record<TrainerConfig['preset'], TrainerConfigInput> = {
   default: {},
-  smoke: { data: { pretrainExposures: 3 }, tokenizer: { vocabSize: 512, trainExposures: 1 } },
+  smoke: {
+    data: { pretrainExposures: 2 },
+    tokenizer: { vocabSize: 512, trainExposures: 1 },
+    model: { hidden: 32, layers: 1, heads: 2, kvHeads: 1, intermediate: 64 },
+    pretrain: { warmupSteps: 2, batchSize: 8, evalEvery: 10, checkpointEvery: 10 },
+    sft: { epochs: 0.1, warmupSteps: 1, batchSize: 8, evalEvery: 5, checkpointEvery: 5 },
+    eval: { questions: 24, batch: 24, maxNewTokens: 16 },
+  },
 };
 
 export class ConfigError extends Error {

@@ -1,12 +1,16 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { DataError } from '@tunekit/data';
+import { DataError, TextTokenizer } from '@tunekit/data';
+import { NonFiniteError, describeBackend, loadModel, selectBackend, type Llama } from '@tunekit/model';
 import { parseFlags, USAGE } from './cli';
-import { ConfigError, resolveConfig } from './config';
+import { ConfigError, resolveConfig, type TrainerConfig } from './config';
 import { log } from './progress';
-import { dataReportMarkdown } from './report/data-report';
+import { buildReport, reportMarkdown, writeCharts } from './report/run-report';
+import { RunContext } from './run-context';
 import { runDataStage } from './stages/data';
+import { runPretrain, type PretrainResult } from './stages/pretrain';
+import { runSft, type SftResult } from './stages/sft';
 
 async function main(argv: string[]): Promise<void> {
   const { flags, configFile, help } = parseFlags(argv);
@@ -14,31 +18,67 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const config = await resolveConfig(flags, configFile);
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
-  const runDir = path.resolve(config.outputDir, `${stamp}-${config.preset}`);
-  await mkdir(runDir, { recursive: true });
-  await writeFile(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  let config = await resolveConfig(flags, configFile);
+  let runDir: string;
+  if (config.resume) {
+    // A resumed run keeps its directory and its original configuration.
+    runDir = path.resolve(config.resume);
+    const saved = JSON.parse(await readFile(path.join(runDir, 'config.json'), 'utf8').catch(() => {
+      throw new ConfigError(`--resume ${config.resume}: no config.json there; pass a run directory`);
+    })) as TrainerConfig;
+    config = { ...saved, resume: runDir };
+  } else {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
+    runDir = path.resolve(config.outputDir, `${stamp}-${config.preset}`);
+    await mkdir(runDir, { recursive: true });
+    await writeFile(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  }
+  validateStages(config);
+  const ctx = new RunContext(config, runDir);
   log(`run ${runDir} (preset ${config.preset}, stages ${config.stages.join(', ')}, host ${hostname()})`);
+  const choice = await selectBackend(config.backend === 'auto' ? undefined : config.backend);
+  log(describeBackend(choice));
+  ctx.backend = choice.name;
 
   const started = Date.now();
-  const data = await runDataStage(config, runDir);
-  const report = {
-    run: path.basename(runDir),
-    preset: config.preset,
-    stages: config.stages,
-    seconds: (Date.now() - started) / 1000,
-    data: data.summary,
-  };
-  await writeFile(path.join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-  const markdown = [`# Run ${report.run}`, '', `Preset \`${config.preset}\`, stages ${config.stages.join(', ')}, ${report.seconds.toFixed(1)} s.`, '', dataReportMarkdown(data.summary)].join('\n');
-  await writeFile(path.join(runDir, 'report.md'), markdown);
-  process.stdout.write(`report: ${path.join(runDir, 'report.md')}\n`);
+  const from = config.from ? await loadFrom(config.from) : undefined;
+  const data = await runDataStage(config, runDir, from?.tokenizer);
+  let pretrain: PretrainResult | undefined;
+  let base: Llama | undefined = from?.model;
+  if (config.stages.includes('pretrain')) {
+    pretrain = await runPretrain(ctx, data);
+    base = pretrain.model;
+  }
+  let sft: SftResult | undefined;
+  if (config.stages.includes('sft')) sft = await runSft(ctx, data, base!);
+
+  const report = buildReport(ctx, { seconds: (Date.now() - started) / 1000, backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped }, data: data.summary, pretrain: pretrain?.summary, sft });
+  const charts = await writeCharts(ctx, await ctx.readMetrics());
+  await writeFile(ctx.path('report.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFile(ctx.path('report.md'), reportMarkdown(config, report, charts));
+  process.stdout.write(`report: ${ctx.path('report.md')}\n`);
+}
+
+function validateStages(config: TrainerConfig): void {
+  if (config.stages.includes('sft') && !config.stages.includes('pretrain') && !config.from) {
+    throw new ConfigError('stage "sft" needs a base model: add "pretrain" to --stages or pass --from <HF model directory>');
+  }
+  if (config.from && config.stages.includes('pretrain')) {
+    throw new ConfigError('--from starts from an existing model; leave "pretrain" out of --stages');
+  }
+}
+
+async function loadFrom(dir: string): Promise<{ model: Llama; tokenizer: TextTokenizer }> {
+  try {
+    return { model: await loadModel(dir), tokenizer: await TextTokenizer.fromDirectory(dir) };
+  } catch (err) {
+    throw new ConfigError(`--from ${dir}: ${(err as Error).message}`);
+  }
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  // A user's mistake gets its message, not a stack trace.
-  if (err instanceof ConfigError || err instanceof DataError) {
+  // A user's mistake, or a run that cannot go on, gets its message, not a stack trace.
+  if (err instanceof ConfigError || err instanceof DataError || err instanceof NonFiniteError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import {
   DataError, buildDefaultCorpus, datasetStatistics, explainLabels, mixSources, packExamples, prepareExamples, readDataset,
   saveTokenizer, trainByteLevelBpe, type ChatTemplate, type DatasetStatistics, type Example, type MixReport,
-  type PackingReport, type PrepareReport, type ReadReport, type TextTokenizer, type TokenizedExample,
+  type DefaultCorpus, type PackingReport, type PrepareReport, type ReadReport, type TextTokenizer, type TokenizedExample,
 } from '@tunekit/data';
 import type { TrainerConfig } from '../config';
 import { log, progress } from '../progress';
@@ -11,10 +11,15 @@ import { histogramSvg } from '../report/svg';
 
 /** What the data stage hands to later stages, and what it reports. */
 export interface DataStageResult {
+  corpus: DefaultCorpus;
   tokenizer: TextTokenizer;
   template: ChatTemplate;
   pretraining: TokenizedExample[];
+  /** Held-out pre-training prose (fresh biographies under another seed), for perplexity. */
+  perplexity: TokenizedExample[];
   sft: (TokenizedExample & { mixSource: string })[];
+  /** The instruction mixture for each ablation: same sources, other masking or no replay. */
+  sftVariants: Partial<Record<'train_on_all' | 'no_replay', TokenizedExample[]>>;
   heldOut: TokenizedExample[];
   summary: DataSummary;
 }
@@ -30,7 +35,11 @@ export interface DataSummary {
   samples: { task: string; labels: string }[];
 }
 
-export async function runDataStage(config: TrainerConfig, runDir: string): Promise<DataStageResult> {
+/**
+ * Builds the default corpora, trains (or takes) the tokenizer, and turns every dataset into masked
+ * token sequences. `tokenizer` comes from `--from` when starting from an existing model.
+ */
+export async function runDataStage(config: TrainerConfig, runDir: string, given?: TextTokenizer): Promise<DataStageResult> {
   const dataDir = path.join(runDir, 'data');
   await mkdir(dataDir, { recursive: true });
   const { data, sequence } = config;
@@ -43,16 +52,16 @@ export async function runDataStage(config: TrainerConfig, runDir: string): Promi
   const corpus = buildDefaultCorpus({ seed: config.seed, heldOutFraction: data.heldOutFraction });
   log(`data: ${corpus.facts.length} countries from countries-list; ${corpus.trainEntities.length} train, ${corpus.heldOutEntities.length} held out; ${corpus.train.length} train / ${corpus.heldOut.length} held-out instructions`);
 
-  // Tokenizer: byte-level BPE over pre-training prose and instruction text.
+  // Tokenizer: byte-level BPE over pre-training prose and instruction text (or the given model's).
   const started = Date.now();
-  const tokenizerTexts = [
+  const tokenizerTexts = given ? [] : [
     ...corpus.pretraining({ exposures: config.tokenizer.trainExposures, seed: config.seed + 1, style: data.pretrainStyle }),
     ...corpus.train.flatMap((c) => c.messages.map((m) => m.content)),
   ];
-  const tokenizer = trainByteLevelBpe(tokenizerTexts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: sequence.maxLength });
+  const tokenizer = given ?? trainByteLevelBpe(tokenizerTexts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: sequence.maxLength });
   await saveTokenizer(tokenizer, path.join(runDir, 'tokenizer'));
   const tokenizerSeconds = (Date.now() - started) / 1000;
-  log(`tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${tokenizerTexts.length} texts in ${tokenizerSeconds.toFixed(1)}s`);
+  log(given ? `tokenizer: from ${config.from}, ${tokenizer.vocabSize} tokens` : `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${tokenizerTexts.length} texts in ${tokenizerSeconds.toFixed(1)}s`);
   const template = tokenizer.chatTemplate();
 
   const prepare = (name: string, examples: Example[], strategy = sequence.masking) => {
@@ -71,6 +80,9 @@ export async function runDataStage(config: TrainerConfig, runDir: string): Promi
   const pretrainDocs: Example[] = [...corpus.pretraining({ exposures: data.pretrainExposures, style: data.pretrainStyle })]
     .map((text, i) => ({ kind: 'text', document: { text, source: `default:pretraining:${i}` } }));
   const pretraining = prepare('pre-training prose', pretrainDocs);
+  const perplexityDocs: Example[] = [...corpus.pretraining({ exposures: config.eval.perplexityExposures, seed: config.seed + 7919, style: 'augmented' })]
+    .map((text, i) => ({ kind: 'text', document: { text, source: `default:perplexity:${i}` } }));
+  const perplexity = prepare('held-out pre-training prose', perplexityDocs);
 
   // Instruction mixture: the default corpus, user files, and pre-training replay.
   const reads: ReadReport[] = [];
@@ -89,10 +101,19 @@ export async function runDataStage(config: TrainerConfig, runDir: string): Promi
     sources.push({ name: source.path, items: out.examples, weight: source.weight });
     sftPrepare.push(out.report);
   }
-  if (sources.length === 0) throw new Error('no instruction data: data.defaultWeight is 0 and no --data files were given');
-  if (data.replayWeight > 0) sources.push({ name: 'replay', items: pretraining.examples, weight: data.replayWeight });
-  const mixture = mixSources(sources, { seed: config.seed });
+  if (sources.length === 0) throw new DataError('no instruction data: data.defaultWeight is 0 and no --data files were given');
+  const replay = data.replayWeight > 0 ? [{ name: 'replay', items: pretraining.examples, weight: data.replayWeight }] : [];
+  const mixture = mixSources([...sources, ...replay], { seed: config.seed });
   log(`mixture: ${mixture.report.sources.map((s) => `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%)`).join(', ')}`);
+
+  // Ablations train on the same budget with one thing changed.
+  const sftVariants: DataStageResult['sftVariants'] = {};
+  const ablations = config.stages.includes('sft') ? config.sft.ablations : [];
+  if (ablations.includes('no_replay') && replay.length) sftVariants.no_replay = mixSources(sources, { seed: config.seed }).items;
+  if (ablations.includes('train_on_all') && sequence.masking !== 'all' && data.defaultWeight > 0) {
+    const everything = prepare('default instructions (train on all tokens)', corpus.train.map((conversation) => ({ kind: 'chat', conversation })), 'all');
+    sftVariants.train_on_all = mixSources([{ ...sources[0], items: everything.examples }, ...sources.slice(1), ...replay], { seed: config.seed }).items;
+  }
 
   const heldOut = prepare('held-out instructions', corpus.heldOut.map((conversation) => ({ kind: 'chat', conversation })));
 
@@ -120,7 +141,7 @@ export async function runDataStage(config: TrainerConfig, runDir: string): Promi
   for (const [name, s] of Object.entries(statistics)) {
     await writeFile(path.join(dataDir, `lengths-${name}.svg`), histogramSvg(`${name}: tokens per example`, s.lengthHistogram.edges, s.lengthHistogram.counts, 'tokens'));
   }
-  return { tokenizer, template, pretraining: pretraining.examples, sft: mixture.items, heldOut: heldOut.examples, summary };
+  return { corpus, tokenizer, template, pretraining: pretraining.examples, perplexity: perplexity.examples, sft: mixture.items, sftVariants, heldOut: heldOut.examples, summary };
 }
 
 /** One example per task type, with its labels drawn, for the report. */
