@@ -7,6 +7,9 @@ export const USAGE = `Usage: nx run trainer:train [-- options]
   --config FILE.json             options as JSON (same keys as resolved config.json)
   --stages data                  stages to run, comma-separated
   --seed N                       seed for data, splits and mixtures
+  --backend auto|tensorflow-gpu|tensorflow|wasm|cpu
+  --from DIR                     start from a Hugging Face model directory instead of pre-training
+  --resume RUN_DIR               continue a stopped or killed run from its last checkpoint
   --output-dir DIR               where run directories go (default: runs)
   --data FILE[:WEIGHT]           extra instruction data (JSON/JSONL, any format); repeatable
   --replay-weight W              share of pre-training prose replayed in the mixture (0 = none)
@@ -31,6 +34,7 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
       strict: true,
       options: {
         preset: { type: 'string' }, config: { type: 'string' }, stages: { type: 'string' }, seed: { type: 'string' },
+        backend: { type: 'string' }, from: { type: 'string' }, resume: { type: 'string' },
         'output-dir': { type: 'string' }, data: { type: 'string', multiple: true }, 'replay-weight': { type: 'string' },
         'pretrain-exposures': { type: 'string' }, 'held-out-fraction': { type: 'string' }, 'vocab-size': { type: 'string' },
         'max-length': { type: 'string' }, masking: { type: 'string' }, 'no-packing': { type: 'boolean' },
@@ -60,6 +64,9 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
   put('stages', v.stages?.split(',').map((s) => s.trim()).filter(Boolean));
   put('seed', num('seed', v.seed));
   put('outputDir', v['output-dir']);
+  put('backend', v.backend);
+  put('from', v.from);
+  put('resume', v.resume);
   put('data.sources', v.data?.map(parseSource));
   put('data.replayWeight', num('replay-weight', v['replay-weight']));
   put('data.pretrainExposures', num('pretrain-exposures', v['pretrain-exposures']));

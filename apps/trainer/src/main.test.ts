@@ -16,7 +16,7 @@ describe('trainer CLI', () => {
     const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
     const extra = path.join(out, 'extra.jsonl');
     await writeFile(extra, [JSON.stringify({ instruction: 'Say hi.', output: 'Hi!' }), '{broken', JSON.stringify({ instruction: 'Say bye.', output: 'Bye!' })].join('\n'));
-    const result = await run(['--preset', 'smoke', '--output-dir', out, '--data', `${extra}:0.5`, '--on-error', 'skip']);
+    const result = await run(['--preset', 'smoke', '--stages', 'data', '--output-dir', out, '--data', `${extra}:0.5`, '--on-error', 'skip']);
     expect(result.stderr).toMatch(/read .*extra\.jsonl: alpaca, 2\/3 rows kept, 1 skipped/);
     expect(result.code).toBe(0);
     const reportPath = /report: (.*)/.exec(result.stdout)![1];
@@ -35,10 +35,10 @@ describe('trainer CLI', () => {
     const unknown = await run(['--epochs', '3']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^error: Unknown option '--epochs'/);
-    const bad = await run(['--masking', 'everything', '--stages', 'data,sft']);
+    const bad = await run(['--masking', 'everything', '--stages', 'data,rerank']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('sequence.masking: Invalid option: expected one of "all_assistant"|"last_assistant"|"all"');
-    expect(bad.stderr).toContain('stages: stage "sft" is not built yet; available: data');
+    expect(bad.stderr).toContain('stages: stage "rerank" is not built yet; available: data, pretrain, sft');
     const dir = await mkdtemp(path.join(tmpdir(), 'cfg-'));
     await writeFile(path.join(dir, 'c.json'), JSON.stringify({ data: { replayWeigth: 0.2 } }));
     const typo = await run(['--config', path.join(dir, 'c.json')]);

@@ -7,6 +7,7 @@ import { parseFlags, USAGE } from './cli';
 import { ConfigError, resolveConfig, type TrainerConfig } from './config';
 import { log } from './progress';
 import { buildReport, reportMarkdown, writeCharts } from './report/run-report';
+import { attachRegistry, recordData, recordEvaluations } from './registry-sink';
 import { RunContext } from './run-context';
 import { runDataStage } from './stages/data';
 import { runPretrain, type PretrainResult } from './stages/pretrain';
@@ -40,23 +41,43 @@ async function main(argv: string[]): Promise<void> {
   log(describeBackend(choice));
   ctx.backend = choice.name;
 
+  const registry = await attachRegistry(ctx);
   const started = Date.now();
-  const from = config.from ? await loadFrom(config.from) : undefined;
-  const data = await runDataStage(config, runDir, from?.tokenizer);
-  let pretrain: PretrainResult | undefined;
-  let base: Llama | undefined = from?.model;
-  if (config.stages.includes('pretrain')) {
-    pretrain = await runPretrain(ctx, data);
-    base = pretrain.model;
+  try {
+    const from = config.from ? await loadFrom(config.from) : undefined;
+    const data = await runDataStage(config, runDir, from?.tokenizer);
+    recordData(registry, data.summary);
+    let pretrain: PretrainResult | undefined;
+    let base: Llama | undefined = from?.model;
+    if (config.stages.includes('pretrain')) {
+      pretrain = await runPretrain(ctx, data);
+      base = pretrain.model;
+      registry.recordArtifact('model', ctx.path('base'));
+    }
+    let sft: SftResult | undefined;
+    if (config.stages.includes('sft')) {
+      sft = await runSft(ctx, data, base!);
+      recordEvaluations(registry, sft);
+      for (const r of Object.values(sft.runs)) registry.recordArtifact('model', ctx.path(r.dir));
+    }
+    const counts = await registry.counts().catch(() => undefined);
+    const report = buildReport(ctx, {
+      seconds: (Date.now() - started) / 1000, backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped }, data: data.summary, pretrain: pretrain?.summary, sft,
+      registry: { run: registry.runId, available: registry.available, ...counts },
+    });
+    const charts = await writeCharts(ctx, await ctx.readMetrics());
+    await writeFile(ctx.path('report.json'), JSON.stringify(report, null, 2) + '\n');
+    await writeFile(ctx.path('report.md'), reportMarkdown(config, report, charts));
+    for (const file of ['report.md', 'report.json', ...charts]) registry.recordArtifact(file.endsWith('.svg') ? 'chart' : 'report', ctx.path(file));
+    registry.finishRun('completed', { report });
+    await registry.close();
+    process.stdout.write(`report: ${ctx.path('report.md')}\n`);
+  } catch (err) {
+    await ctx.flush().catch(() => undefined);
+    registry.finishRun('failed', { error: (err as Error).message });
+    await registry.close();
+    throw err;
   }
-  let sft: SftResult | undefined;
-  if (config.stages.includes('sft')) sft = await runSft(ctx, data, base!);
-
-  const report = buildReport(ctx, { seconds: (Date.now() - started) / 1000, backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped }, data: data.summary, pretrain: pretrain?.summary, sft });
-  const charts = await writeCharts(ctx, await ctx.readMetrics());
-  await writeFile(ctx.path('report.json'), JSON.stringify(report, null, 2) + '\n');
-  await writeFile(ctx.path('report.md'), reportMarkdown(config, report, charts));
-  process.stdout.write(`report: ${ctx.path('report.md')}\n`);
 }
 
 function validateStages(config: TrainerConfig): void {

@@ -11,13 +11,21 @@ export interface MetricPoint {
   time: string;
 }
 
+export interface RunSink {
+  metrics(points: MetricPoint[]): void;
+  dropMetricsAfter(stage: string, step: number): void;
+  checkpoint(stage: string, step: number, path: string): void;
+}
+
 /** Where a run writes, and what finished stages left behind. */
 export class RunContext {
   readonly config: TrainerConfig;
   readonly dir: string;
   backend = '';
   private pending: MetricPoint[] = [];
-  private readonly listeners: ((points: MetricPoint[]) => void)[] = [];
+  private writing: Promise<void> = Promise.resolve();
+  /** Where run events also go (the runs registry). */
+  sink: RunSink | undefined;
 
   constructor(config: TrainerConfig, dir: string) {
     this.config = config;
@@ -34,16 +42,26 @@ export class RunContext {
     for (const [name, value] of Object.entries(values)) this.pending.push({ stage, step, name, value, time });
   }
 
-  onMetrics(listener: (points: MetricPoint[]) => void): void {
-    this.listeners.push(listener);
+  /** Appends queued points in order (flushes never interleave). */
+  flush(): Promise<void> {
+    this.writing = this.writing.then(async () => {
+      if (this.pending.length === 0) return;
+      const points = this.pending;
+      this.pending = [];
+      await appendFile(this.path('metrics.jsonl'), points.map((p) => JSON.stringify(p)).join('\n') + '\n');
+      this.sink?.metrics(points);
+    });
+    return this.writing;
   }
 
-  async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const points = this.pending;
-    this.pending = [];
-    await appendFile(this.path('metrics.jsonl'), points.map((p) => JSON.stringify(p)).join('\n') + '\n');
-    for (const l of this.listeners) l(points);
+  /**
+   * Forgets metrics of `stage` after `step`, in metrics.jsonl and in the sink: a resumed stage
+   * re-runs the steps after its checkpoint, so each step keeps exactly one value.
+   */
+  async dropMetricsAfter(stage: string, step: number): Promise<void> {
+    const kept = (await this.readMetrics()).filter((p) => p.stage !== stage || p.step <= step);
+    await writeFile(this.path('metrics.jsonl'), kept.map((p) => JSON.stringify(p)).join('\n') + (kept.length ? '\n' : ''));
+    this.sink?.dropMetricsAfter(stage, step);
   }
 
   /** Every metric point written so far (for charts and back-filling the registry). */

@@ -23,6 +23,8 @@ export interface TrainLoopOptions {
   resumeFrom?: string;
   onStep?: (step: number, result: StepResult, seconds: number) => void;
   onEval?: (step: number, loss: number) => void;
+  /** Awaited before each checkpoint is written: persist what must never fall behind it (metrics). */
+  beforeCheckpoint?: (step: number) => Promise<void>;
   onCheckpoint?: (step: number, dir: string) => void;
 }
 
@@ -85,6 +87,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       o.onEval?.(state.step, loss);
     }
     if (o.checkpointDir && o.checkpointEvery && (state.step % o.checkpointEvery === 0 || state.step === o.steps)) {
+      await o.beforeCheckpoint?.(state.step);
       result.lastCheckpoint = await saveCheckpoint(o.checkpointDir, o.model, trainable, optimizer, state);
       o.onCheckpoint?.(state.step, result.lastCheckpoint);
     }

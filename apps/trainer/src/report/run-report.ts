@@ -10,7 +10,7 @@ import { lineChartSvg } from './svg';
 const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 
 /** report.json: the run's numbers, with the evaluation keys under sft.eval. */
-export function buildReport(ctx: RunContext, o: { seconds: number; backend: unknown; data: DataSummary; pretrain?: PretrainResult['summary']; sft?: SftResult }) {
+export function buildReport(ctx: RunContext, o: { seconds: number; backend: unknown; data: DataSummary; pretrain?: PretrainResult['summary']; sft?: SftResult; registry?: unknown }) {
   const e = o.sft?.evals;
   const sftEval = e && {
     heldout: Object.fromEntries(Object.entries(e).map(([k, v]) => [k === 'sft' ? 'tuned' : k, v.heldout])),
@@ -39,6 +39,7 @@ export function buildReport(ctx: RunContext, o: { seconds: number; backend: unkn
     data: o.data,
     ...(o.pretrain ? { pretrain: o.pretrain } : {}),
     ...(o.sft ? { sft: { runs: o.sft.runs, eval: sftEval, samples: o.sft.samples } } : {}),
+    registry: o.registry,
   };
 }
 

@@ -14,8 +14,10 @@ export interface ModelEval extends Omit<InstructionEval, 'examples'> {
 
 export interface SftResult {
   runs: Record<string, TrainSummary & { dir: string; lora: boolean }>;
-  /** Evaluations by model: base, tuned, and each ablation. */
+  /** Evaluations by model: base, sft (the tuned model), and each ablation. */
   evals: Record<string, ModelEval>;
+  /** The scored answers behind each evaluation. */
+  examples: Record<string, InstructionEval['examples']>;
   samples: { prompt: string; base: string; tuned: string }[];
 }
 
@@ -83,5 +85,5 @@ export async function runSft(ctx: RunContext, data: DataStageResult, base: Llama
     prompt: e.prompt, base: e.output, tuned: examples.sft.find((x) => x.id === e.id)!.output,
   }));
   for (const m of Object.values(models)) m.dispose();
-  return { runs, evals, samples };
+  return { runs, evals, examples, samples };
 }

@@ -36,7 +36,12 @@ export async function trainModel(ctx: RunContext, o: {
   const perStep = s.batchSize * s.gradAccum;
   const steps = o.steps ?? Math.max(1, Math.ceil((o.rows.length * s.epochs) / perStep));
   const resumeFrom = ctx.config.resume ? await ctx.latestCheckpoint(o.name) : undefined;
-  if (resumeFrom) log(`${o.name}: resuming from ${resumeFrom}`);
+  if (ctx.config.resume) {
+    // Steps after the checkpoint (or all of them, without one) run again: their old metrics go.
+    const from = resumeFrom ? Number(/checkpoint-(\d+)$/.exec(resumeFrom)![1]) : 0;
+    await ctx.dropMetricsAfter(o.name, from);
+    log(resumeFrom ? `${o.name}: resuming from ${resumeFrom}` : `${o.name}: no checkpoint yet; starting the stage over`);
+  }
   const seqLength = o.rows[0].input_ids.length;
   const bar = progress(o.name, steps);
   const started = performance.now();
@@ -61,10 +66,13 @@ export async function trainModel(ctx: RunContext, o: {
       lastLoss = r.loss;
       const rate = tokens / ((performance.now() - started) / 1000);
       ctx.metric(o.name, step, { loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_s: rate });
+      if (step % 20 === 0) void ctx.flush();
       bar.update(step, { loss: r.loss.toFixed(3), lr: r.lr.toExponential(1), 'tok/s': Math.round(rate) });
     },
     onEval: (step, loss) => ctx.metric(o.name, step, { eval_loss: loss }),
-    onCheckpoint: () => void ctx.flush(),
+    // metrics.jsonl never falls behind a checkpoint, so a resume loses no step
+    beforeCheckpoint: () => ctx.flush(),
+    onCheckpoint: (step, dir) => ctx.sink?.checkpoint(o.name, step, dir),
   });
   await ctx.flush();
   const seconds = (performance.now() - started) / 1000;

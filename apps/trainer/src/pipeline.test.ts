@@ -1,0 +1,110 @@
+import { chmod, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { ensureEmbeddedPostgres, openDatabase, schema, stopEmbeddedPostgres } from '@tunekit/db';
+import { describe, expect, it } from 'vitest';
+import { runTrainer, startTrainer, until } from './testing/run-trainer';
+
+interface Point { stage: string; step: number; name: string }
+const readPoints = async (runDir: string) => (await readFile(path.join(runDir, 'metrics.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Point);
+
+/** Each stage's loss has exactly one point per step, 1‥N. */
+function expectContiguous(points: Point[]) {
+  const stages = [...new Set(points.map((p) => p.stage))];
+  for (const stage of stages) {
+    const steps = points.filter((p) => p.stage === stage && p.name === 'loss').map((p) => p.step).sort((a, b) => a - b);
+    expect(steps, stage).toEqual(Array.from({ length: steps.length }, (_, i) => i + 1));
+  }
+}
+
+async function privateServer() {
+  const parent = await mkdtemp(path.join(tmpdir(), 'pg-trainer-'));
+  await chmod(parent, 0o755);
+  return ensureEmbeddedPostgres({ dataDir: path.join(parent, 'data'), port: 55000 + Math.floor(Math.random() * 900) });
+}
+
+describe('trainer pipeline (smoke preset) with the runs registry', () => {
+  it('runs data → pretrain → sft → evaluations end to end, into the embedded PostgreSQL', async () => {
+    const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
+    const result = await runTrainer(['--preset', 'smoke', '--output-dir', out]);
+    expect(result.stderr).toMatch(/backend: (wasm|cpu|tensorflow)/);
+    expect(result.code, result.stderr).toBe(0);
+    const reportPath = /report: (.*)/.exec(result.stdout)![1];
+    const runDir = path.dirname(reportPath);
+    const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
+    for (const key of ['sft.eval.heldout.base.accuracy', 'sft.eval.heldout.tuned.accuracy', 'sft.eval.ablation.train_on_all.accuracy', 'sft.eval.forgetting.ppl_before', 'sft.eval.forgetting.ppl_after', 'backend.name']) {
+      expect(typeof key.split('.').reduce((o, k) => o?.[k], report), key).toMatch(/number|string/);
+    }
+    expect(await readdir(runDir)).toEqual(expect.arrayContaining(['base', 'tuned', 'ablations', 'loss-pretrain.svg', 'loss-sft.svg', 'metrics.jsonl', 'evals']));
+    expectContiguous(await readPoints(runDir));
+
+    const conn = await openDatabase();
+    try {
+      const id = path.basename(runDir);
+      const [run] = await conn.db.select().from(schema.runs).where(eq(schema.runs.id, id));
+      expect(run).toMatchObject({ status: 'completed', preset: 'smoke', backend: report.backend.name });
+      const stored = await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, id));
+      expect(stored.length).toBe((await readPoints(runDir)).length);
+      const evaluations = await conn.db.select().from(schema.evaluations).where(eq(schema.evaluations.runId, id));
+      expect(evaluations.map((e) => e.model).sort()).toEqual(['base', 'no_replay', 'train_on_all', 'tuned']);
+    } finally {
+      await conn.close();
+    }
+  }, 300_000);
+
+  it('survives the database going away mid-run and back-fills every metric once', async () => {
+    const server = await privateServer();
+    const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
+    const run = startTrainer(['--preset', 'smoke', '--output-dir', out], { DATABASE_URL: server.url });
+    const runDir = async () => (await readdir(out).catch(() => [] as string[])).map((d) => path.join(out, d))[0];
+    await until(async () => (await readdir(path.join((await runDir()) ?? out, 'stages')).catch(() => [] as string[])).includes('pretrain.json'), 180_000, 'pre-training to finish');
+    await stopEmbeddedPostgres(server.dataDir);
+    // down for the whole main fine-tune: its metrics flush at every checkpoint and find no database
+    await until(async () => (await readdir(path.join((await runDir())!, 'stages')).catch(() => [] as string[])).includes('sft.json'), 180_000, 'the main SFT run to finish');
+    await ensureEmbeddedPostgres({ dataDir: server.dataDir, port: server.port });
+    const finished = await run.done;
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(finished.stderr).toMatch(/registry: database unavailable/);
+    expect(finished.stderr).toMatch(/registry: database back; back-filled \d+ metric points/);
+    const dir = (await runDir())!;
+    const conn = await openDatabase({ url: server.url });
+    try {
+      const stored = await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, path.basename(dir)));
+      const file = await readPoints(dir);
+      expect(stored.length).toBe(file.length);
+      const [row] = await conn.db.select().from(schema.runs).where(eq(schema.runs.id, path.basename(dir)));
+      expect(row.status).toBe('completed');
+    } finally {
+      await conn.close();
+      await stopEmbeddedPostgres(server.dataDir);
+    }
+  }, 300_000);
+
+  it('resumes a run killed with SIGKILL from its last checkpoint, without gaps or duplicates', async () => {
+    const server = await privateServer();
+    const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
+    const run = startTrainer(['--preset', 'smoke', '--output-dir', out, '--set', 'sft.checkpointEvery=3'], { DATABASE_URL: server.url });
+    const runDir = async () => (await readdir(out).catch(() => [] as string[])).map((d) => path.join(out, d))[0];
+    await until(async () => (await readdir(path.join((await runDir()) ?? out, 'checkpoints', 'sft')).catch(() => [] as string[])).some((d) => /^checkpoint-\d+$/.test(d)), 180_000, 'an SFT checkpoint');
+    process.kill(-run.child.pid!, 'SIGKILL');
+    expect((await run.done).code).toBe(137);
+    const dir = (await runDir())!;
+    const resumed = await runTrainer(['--resume', dir], { DATABASE_URL: server.url });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/pretrain: finished earlier/);
+    expect(resumed.stderr).toMatch(/sft: resuming from .*checkpoint-\d+/);
+    const file = await readPoints(dir);
+    expectContiguous(file);
+    const conn = await openDatabase({ url: server.url });
+    try {
+      const stored = await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, path.basename(dir)));
+      expect(stored.length).toBe(file.length);
+      const [row] = await conn.db.select().from(schema.runs).where(eq(schema.runs.id, path.basename(dir)));
+      expect(row.status).toBe('completed');
+    } finally {
+      await conn.close();
+      await stopEmbeddedPostgres(server.dataDir);
+    }
+  }, 300_000);
+});
