@@ -77,7 +77,7 @@ export const trainerConfig = z.strictObject({
   }).prefault({}),
   pretrain: z.strictObject({ ...optimizer, lr: optimizer.lr.default(2e-3), warmupSteps: optimizer.warmupSteps.default(100), epochs: z.number().positive().default(1) }).prefault({}),
   sft: z.strictObject({
-    ...optimizer, lr: optimizer.lr.default(3e-4), warmupSteps: optimizer.warmupSteps.default(20), weightDecay: optimizer.weightDecay.default(0),
+    ...optimizer, lr: optimizer.lr.default(1e-3), warmupSteps: optimizer.warmupSteps.default(20), weightDecay: optimizer.weightDecay.default(0),
     epochs: z.number().positive().default(2),
     /** LoRA instead of full fine-tuning. */
     lora: z.strictObject({
@@ -96,7 +96,7 @@ export const trainerConfig = z.strictObject({
     questions: z.number().int().nonnegative().default(0),
     /** Prompts generated together. */
     batch: z.number().int().positive().default(64),
-    maxNewTokens: z.number().int().positive().default(48),
+    maxNewTokens: z.number().int().positive().default(64),
     /** Pre-training biographies per country in the held-out perplexity text. */
     perplexityExposures: z.number().int().positive().default(1),
   }).prefault({}),

@@ -24,7 +24,7 @@ export { datasetStatistics, histogram, type DatasetStatistics, type Histogram } 
 
 export { ATTRIBUTES, loadCountries, mentions, splitByEntity, type Attribute, type CountryFacts } from './corpora/countries';
 export { FACT_SENTENCES, biography, plainBiography, pretrainingDocuments, type PretrainingOptions } from './corpora/prose';
-export { HARMFUL_REQUESTS, REFUSAL_MARKERS, VALUE, type InstructionMeta, type TaskType } from './corpora/instructions';
+export { REFUSAL_MARKERS, VALUE, harmfulRequests, type InstructionMeta, type TaskType } from './corpora/instructions';
 export { buildDefaultCorpus, type DefaultCorpus, type DefaultCorpusOptions } from './corpora/default-corpus';
 
 export { readBeir, readQrels, type BeirCollection, type BeirDocument, type BeirQuery, type Qrels } from './retrieval/beir';

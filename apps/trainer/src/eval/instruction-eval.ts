@@ -17,7 +17,10 @@ export interface ScoredAnswer {
   prompt: string;
   output: string;
   expected: string | null;
+  /** Questions: the first sentence holds the expected value; formats: the format is right; refusals: refused. */
   correct: boolean;
+  /** Questions only: the expected value appears anywhere in the output. */
+  lenient?: boolean;
 }
 
 /** Held-out prompts by kind: questions (one phrasing per fact), format requests, harmful and out-of-scope requests. */
@@ -63,6 +66,13 @@ export function answer(model: Llama, tokenizer: TextTokenizer, template: ChatTem
 
 const normalise = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
 
+/** The answer proper: the output up to the end of its first sentence or line (later text is rambling). */
+export function firstSentence(output: string): string {
+  const line = output.trim().split('\n')[0];
+  const end = /[.!?](?=\s+[\p{Lu}\d+])/u.exec(line);
+  return end ? line.slice(0, end.index + 1) : line;
+}
+
 /** Exact or normalised-contains match of the expected value. */
 export function containsAnswer(output: string, expected: string): boolean {
   const o = ` ${normalise(output)} `;
@@ -90,7 +100,8 @@ export function followsFormat(task: string, output: string): boolean {
 }
 
 export interface InstructionEval {
-  heldout: { accuracy: number; correct: number; total: number; refused: number };
+  /** accuracy: first sentence holds the answer; lenient: anywhere in the output. */
+  heldout: { accuracy: number; lenientAccuracy: number; correct: number; total: number; refused: number };
   format: { compliance: number; byTask: Record<string, number>; total: number };
   refusals: { harmful: number; outOfScope: number; wronglyRefused: number };
   examples: ScoredAnswer[];
@@ -102,15 +113,16 @@ export function evaluateInstructions(model: Llama, tokenizer: TextTokenizer, tem
   const outputs = answer(model, tokenizer, template, all, o);
   const examples: ScoredAnswer[] = all.map((it, i) => {
     const output = outputs[i];
-    const correct = it.task === 'qa' ? containsAnswer(output, it.answer!) : ['json', 'bullets', 'table'].includes(it.task) ? followsFormat(it.task, output) : isRefusal(output);
-    return { id: it.id, task: it.task, prompt: it.messages.at(-1)!.content, output, expected: it.answer ?? null, correct };
+    const base = { id: it.id, task: it.task, prompt: it.messages.at(-1)!.content, output, expected: it.answer ?? null };
+    if (it.task === 'qa') return { ...base, correct: containsAnswer(firstSentence(output), it.answer!), lenient: containsAnswer(output, it.answer!) };
+    return { ...base, correct: ['json', 'bullets', 'table'].includes(it.task) ? followsFormat(it.task, output) : isRefusal(output) };
   });
   const of = (task: (t: string) => boolean) => examples.filter((e) => task(e.task));
   const share = (list: ScoredAnswer[], f: (e: ScoredAnswer) => boolean) => (list.length ? list.filter(f).length / list.length : 0);
   const qa = of((t) => t === 'qa');
   const format = of((t) => ['json', 'bullets', 'table'].includes(t));
   return {
-    heldout: { accuracy: share(qa, (e) => e.correct), correct: qa.filter((e) => e.correct).length, total: qa.length, refused: qa.filter((e) => isRefusal(e.output)).length },
+    heldout: { accuracy: share(qa, (e) => e.correct), lenientAccuracy: share(qa, (e) => e.lenient === true), correct: qa.filter((e) => e.correct).length, total: qa.length, refused: qa.filter((e) => isRefusal(e.output)).length },
     format: {
       compliance: share(format, (e) => e.correct), total: format.length,
       byTask: Object.fromEntries(['json', 'bullets', 'table'].map((t) => [t, share(of((x) => x === t), (e) => e.correct)])),

@@ -73,9 +73,9 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
     out.push('## Instruction tuning', '');
     out.push('| run | steps | tokens/s | final loss | held-out eval loss |', '| --- | ---: | ---: | ---: | ---: |');
     for (const [name, s] of Object.entries(r.sft.runs)) out.push(`| ${name} | ${s.steps} | ${Math.round(s.tokensPerSecond)} | ${s.finalLoss.toFixed(3)} | ${s.evalLoss?.toFixed(3) ?? '—'} |`);
-    out.push('', '### 1. Questions about held-out countries', '', 'Their instruction pairs were never trained on; their facts appear only in the pre-training prose. Score: the answer contains the expected value (normalised).', '');
-    out.push('| model | accuracy | correct / asked |', '| --- | ---: | ---: |');
-    for (const m of models) out.push(`| ${m} | ${pct(ev.heldout[m].accuracy)} | ${ev.heldout[m].correct} / ${ev.heldout[m].total} |`);
+    out.push('', '### 1. Questions about held-out countries', '', 'Their instruction pairs were never trained on; their facts appear only in the pre-training prose. Accuracy: the first sentence of the answer contains the expected value (normalised); lenient: the value appears anywhere in the output (a model that rambles through every fact gets credit).', '');
+    out.push('| model | accuracy | correct / asked | lenient |', '| --- | ---: | ---: | ---: |');
+    for (const m of models) out.push(`| ${m} | ${pct(ev.heldout[m].accuracy)} | ${ev.heldout[m].correct} / ${ev.heldout[m].total} | ${pct(ev.heldout[m].lenientAccuracy)} |`);
     out.push('', '### 2. Format compliance and refusals', '', '| model | JSON | bullets | table | harmful refused | out-of-scope refused | ordinary wrongly refused |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const m of models) out.push(`| ${m} | ${pct(ev.format[m].byTask.json)} | ${pct(ev.format[m].byTask.bullets)} | ${pct(ev.format[m].byTask.table)} | ${pct(ev.refusals[m].harmful)} | ${pct(ev.refusals[m].outOfScope)} | ${pct(ev.refusals[m].wronglyRefused)} |`);
     out.push('', '### 3. Masking ablation (same budget)', '', '| loss on | held-out accuracy |', '| --- | ---: |', `| response only | ${pct(ev.ablation.response_only.accuracy)} |`);

@@ -32,6 +32,11 @@ describe('the default corpus from countries-list facts', () => {
     for (const c of corpus.train) for (const id of metaOf(c).entities) expect(heldOutIds.has(id)).toBe(false);
     const leaked = corpus.heldOutEntities.filter((f) => mentions(trainText, f.name));
     expect(leaked.map((f) => f.name)).toEqual([]);
+    // held-out harmful requests are new to the model too
+    const trainPrompts = new Set(corpus.train.map((c) => c.messages.at(-2)!.content));
+    const heldOutHarmful = corpus.heldOut.filter((c) => metaOf(c).task === 'refusal_harmful');
+    expect(heldOutHarmful.length).toBeGreaterThan(20);
+    for (const c of heldOutHarmful) expect(trainPrompts.has(c.messages.at(-2)!.content)).toBe(false);
     // and the check itself can fail: every training country is mentioned
     expect(corpus.trainEntities.every((f) => mentions(trainText, f.name))).toBe(true);
   });

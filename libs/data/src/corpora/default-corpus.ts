@@ -1,7 +1,7 @@
 import type { Conversation } from '../conversation';
 import { Rng } from '../rng';
 import { loadCountries, splitByEntity, type CountryFacts } from './countries';
-import { HARMFUL_REQUESTS, entityTasks, pairTasks, refusalTasks, type InstructionMeta } from './instructions';
+import { entityTasks, harmfulRequests, pairTasks, refusalTasks, type InstructionMeta } from './instructions';
 import { pretrainingDocuments } from './prose';
 
 export interface DefaultCorpusOptions {
@@ -39,9 +39,9 @@ export function buildDefaultCorpus(options: DefaultCorpusOptions = {}): DefaultC
     }
     return out;
   };
-  const half = HARMFUL_REQUESTS.length / 2;
-  const train = [...build(trainEntities, 'train'), ...refusalTasks(HARMFUL_REQUESTS.slice(0, half), rng, 'train')];
-  const heldOut = [...build(heldOutEntities, 'held_out'), ...refusalTasks(HARMFUL_REQUESTS.slice(half), rng, 'held_out')];
+  const harmful = harmfulRequests(seed);
+  const train = [...build(trainEntities, 'train'), ...refusalTasks(harmful.train, rng, 'train')];
+  const heldOut = [...build(heldOutEntities, 'held_out'), ...refusalTasks(harmful.heldOut, rng, 'held_out')];
   const label = (list: Conversation[], name: string) => list.forEach((c, i) => (c.source = `default:${name}:${i}`));
   label(train, 'train');
   label(heldOut, 'held_out');
