@@ -25,6 +25,8 @@ async function privateServer() {
 }
 
 describe('trainer pipeline (smoke preset) with the runs registry', () => {
+  let firstRun = '';
+
   it('runs data → pretrain → sft → evaluations end to end, into the embedded PostgreSQL', async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
     const result = await runTrainer(['--preset', 'smoke', '--output-dir', out]);
@@ -32,6 +34,7 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     expect(result.code, result.stderr).toBe(0);
     const reportPath = /report: (.*)/.exec(result.stdout)![1];
     const runDir = path.dirname(reportPath);
+    firstRun = runDir;
     const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
     for (const key of ['sft.eval.heldout.base.accuracy', 'sft.eval.heldout.tuned.accuracy', 'sft.eval.ablation.train_on_all.accuracy', 'sft.eval.forgetting.ppl_before', 'sft.eval.forgetting.ppl_after', 'backend.name']) {
       expect(typeof key.split('.').reduce((o, k) => o?.[k], report), key).toMatch(/number|string/);
@@ -51,6 +54,22 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     } finally {
       await conn.close();
     }
+  }, 300_000);
+
+  it('starts from an existing Hugging Face model directory, with LoRA and without packing', async () => {
+    expect(firstRun).not.toBe('');
+    const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
+    const result = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--stages', 'data,sft', '--from', path.join(firstRun, 'base'), '--no-packing',
+      '--set', 'sft.lora.enabled=true', '--set', 'sft.lora.r=4', '--set', 'sft.ablations=[]', '--set', 'sft.epochs=0.02']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/tokenizer: from .*base/);
+    expect(result.stderr).toMatch(/padding sft: \d+ examples → \d+ rows/);
+    const runDir = path.dirname(/report: (.*)/.exec(result.stdout)![1]);
+    const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
+    expect(report.sft.eval.forgetting.lora).toBe(true);
+    expect(report.sft.runs.sft.lora).toBe(true);
+    expect(JSON.parse(await readFile(path.join(runDir, 'tuned/adapter/adapter_config.json'), 'utf8'))).toMatchObject({ peft_type: 'LORA', r: 4 });
+    expect(await readdir(path.join(runDir, 'tuned'))).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']));
   }, 300_000);
 
   it('survives the database going away mid-run and back-fills every metric once', async () => {

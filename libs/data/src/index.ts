@@ -18,7 +18,7 @@ export {
 } from './mask';
 export { explainLabels, labelTable } from './explain';
 export { prepareExamples, type PrepareOptions, type PrepareReport, type SkippedExample } from './prepare';
-export { packExamples, padBatch, type PackedRow, type PackingReport, type PaddedBatch } from './pack';
+export { packExamples, padBatch, padExamples, type PackedRow, type PackingReport, type PaddedBatch } from './pack';
 export { mixSources, type MixReport, type MixSource } from './mix';
 export { datasetStatistics, histogram, type DatasetStatistics, type Histogram } from './stats';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IGNORE_INDEX, packExamples, padBatch, type TokenizedExample } from './index';
+import { IGNORE_INDEX, packExamples, padBatch, padExamples, type TokenizedExample } from './index';
 
 /** An example of `n` tokens whose ids say which example and position they are: 1000·k + p. */
 function example(k: number, n: number): TokenizedExample {
@@ -50,6 +50,13 @@ describe('packing', () => {
 
   it('refuses an example longer than the row', () => {
     expect(() => packExamples([example(1, 11)], { seqLength: 10, padId: 0 })).toThrow(/exceeds seqLength 10/);
+  });
+
+  it('pads one example per row when packing is off', () => {
+    const { rows: padded, report: r } = padExamples([example(1, 3), example(2, 5)], { seqLength: 6, padId: 0 });
+    expect([...padded[0].segment_ids]).toEqual([1, 1, 1, 0, 0, 0]);
+    expect([...padded[1].position_ids]).toEqual([0, 1, 2, 3, 4, 0]);
+    expect(r).toEqual({ rows: 2, examples: 2, tokens: 8, slots: 12, efficiency: 8 / 12 });
   });
 
   it('pads plainly with an attention mask', () => {

@@ -105,6 +105,31 @@ class RoomIndex {
   }
 }
 
+/** One example per fixed-length row, padded (no packing); same row format as `packExamples`. */
+export function padExamples(examples: readonly TokenizedExample[], options: { seqLength: number; padId: number }): { rows: PackedRow[]; report: PackingReport } {
+  const { seqLength, padId } = options;
+  let tokens = 0;
+  const rows = examples.map((e) => {
+    const n = e.input_ids.length;
+    if (n > seqLength) throw new Error(`padExamples: example of ${n} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`);
+    const row: PackedRow = {
+      input_ids: new Int32Array(seqLength).fill(padId), labels: new Int32Array(seqLength).fill(IGNORE_INDEX),
+      position_ids: new Int32Array(seqLength), segment_ids: new Int32Array(seqLength),
+    };
+    row.input_ids.set(e.input_ids);
+    row.labels.set(e.labels);
+    row.labels[0] = IGNORE_INDEX;
+    for (let p = 0; p < n; p++) {
+      row.position_ids[p] = p;
+      row.segment_ids[p] = 1;
+    }
+    tokens += n;
+    return row;
+  });
+  const slots = rows.length * seqLength;
+  return { rows, report: { rows: rows.length, examples: examples.length, tokens, slots, efficiency: slots ? tokens / slots : 0 } };
+}
+
 export interface PaddedBatch {
   input_ids: Int32Array[];
   labels: Int32Array[];

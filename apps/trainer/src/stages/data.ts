@@ -1,7 +1,7 @@
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  DataError, buildDefaultCorpus, datasetStatistics, explainLabels, mixSources, packExamples, prepareExamples, readDataset,
+  DataError, buildDefaultCorpus, datasetStatistics, padExamples, explainLabels, mixSources, packExamples, prepareExamples, readDataset,
   saveTokenizer, trainByteLevelBpe, type ChatTemplate, type DatasetStatistics, type Example, type MixReport,
   type DefaultCorpus, type PackingReport, type PrepareReport, type ReadReport, type TextTokenizer, type TokenizedExample,
 } from '@tunekit/data';
@@ -29,7 +29,7 @@ export interface DataSummary {
   reads: ReadReport[];
   prepare: Record<'pretraining' | 'sft' | 'heldOut', PrepareReport>;
   mixture: MixReport;
-  packing: Record<'pretraining' | 'sft', PackingReport | null>;
+  packing: Record<'pretraining' | 'sft', PackingReport>;
   statistics: Record<'pretraining' | 'sft' | 'heldOut', DatasetStatistics>;
   tokenizer: { vocabSize: number; trainedOnDocuments: number; seconds: number };
   samples: { task: string; labels: string }[];
@@ -117,9 +117,9 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
 
   const heldOut = prepare('held-out instructions', corpus.heldOut.map((conversation) => ({ kind: 'chat', conversation })));
 
-  const pack = (examples: TokenizedExample[]) => (sequence.packing ? packExamples(examples, { seqLength: sequence.maxLength, padId: tokenizer.padId }).report : null);
+  const pack = (examples: TokenizedExample[]) => (sequence.packing ? packExamples : padExamples)(examples, { seqLength: sequence.maxLength, padId: tokenizer.padId }).report;
   const packing = { pretraining: pack(pretraining.examples), sft: pack(mixture.items) };
-  for (const [name, r] of Object.entries(packing)) if (r) log(`packing ${name}: ${r.examples} examples → ${r.rows} rows of ${sequence.maxLength}, efficiency ${(100 * r.efficiency).toFixed(1)}%`);
+  for (const [name, r] of Object.entries(packing)) log(`${sequence.packing ? 'packing' : 'padding'} ${name}: ${r.examples} examples → ${r.rows} rows of ${sequence.maxLength}, efficiency ${(100 * r.efficiency).toFixed(1)}%`);
 
   const statistics = {
     pretraining: datasetStatistics('pretraining', pretraining.examples),

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { packExamples, type PackedRow, type TokenizedExample } from '@tunekit/data';
+import { packExamples, padExamples, type PackedRow, type TokenizedExample } from '@tunekit/data';
 import { DEFAULT_OPTIMIZER, evaluateRows, trainLoop, type Llama } from '@tunekit/model';
 import type { TrainerConfig } from '../config';
 import { log, progress } from '../progress';
@@ -19,9 +19,10 @@ export interface TrainSummary {
   resumedFrom: string | null;
 }
 
-/** Packs examples into rows of the configured length. */
+/** Packs examples into rows of the configured length (or pads one per row when packing is off). */
 export function pack(ctx: RunContext, examples: readonly TokenizedExample[], padId: number): PackedRow[] {
-  return packExamples(examples, { seqLength: ctx.config.sequence.maxLength, padId }).rows;
+  const options = { seqLength: ctx.config.sequence.maxLength, padId };
+  return (ctx.config.sequence.packing ? packExamples(examples, options) : padExamples(examples, options)).rows;
 }
 
 /**
