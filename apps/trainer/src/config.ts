@@ -75,7 +75,11 @@ export const trainerConfig = z.strictObject({
     intermediate: z.number().int().positive().default(352),
     tieEmbeddings: z.boolean().default(true),
   }).prefault({}),
-  pretrain: z.strictObject({ ...optimizer, lr: optimizer.lr.default(2e-3), warmupSteps: optimizer.warmupSteps.default(100), epochs: z.number().positive().default(1) }).prefault({}),
+  pretrain: z.strictObject({
+    ...optimizer, lr: optimizer.lr.default(2e-3), warmupSteps: optimizer.warmupSteps.default(100), epochs: z.number().positive().default(1),
+    /** Also pre-train a second base on plain prose (one fixed template per country) and tune it the same way: the augmentation ablation. Doubles the run time. */
+    compareAugmentation: z.boolean().default(false),
+  }).prefault({}),
   sft: z.strictObject({
     ...optimizer, lr: optimizer.lr.default(1e-3), warmupSteps: optimizer.warmupSteps.default(20), weightDecay: optimizer.weightDecay.default(0),
     epochs: z.number().positive().default(2),

@@ -48,21 +48,23 @@ async function main(argv: string[]): Promise<void> {
     const data = await runDataStage(config, runDir, from?.tokenizer);
     recordData(registry, data.summary);
     let pretrain: PretrainResult | undefined;
+    let plain: PretrainResult | undefined;
     let base: Llama | undefined = from?.model;
     if (config.stages.includes('pretrain')) {
       pretrain = await runPretrain(ctx, data);
       base = pretrain.model;
       registry.recordArtifact('model', ctx.path('base'));
+      if (config.pretrain.compareAugmentation) plain = await runPretrain(ctx, data, 'plain');
     }
     let sft: SftResult | undefined;
     if (config.stages.includes('sft')) {
-      sft = await runSft(ctx, data, base!);
+      sft = await runSft(ctx, data, base!, plain?.model);
       recordEvaluations(registry, sft);
       for (const r of Object.values(sft.runs)) registry.recordArtifact('model', ctx.path(r.dir));
     }
     const counts = await registry.counts().catch(() => undefined);
     const report = buildReport(ctx, {
-      seconds: (Date.now() - started) / 1000, backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped }, data: data.summary, pretrain: pretrain?.summary, sft,
+      seconds: (Date.now() - started) / 1000, backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped }, data: data.summary, pretrain: pretrain?.summary, pretrainPlain: plain?.summary, sft,
       registry: { run: registry.runId, available: registry.available, ...counts },
     });
     const charts = await writeCharts(ctx, await ctx.readMetrics());

@@ -10,7 +10,7 @@ import { lineChartSvg } from './svg';
 const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 
 /** report.json: the run's numbers, with the evaluation keys under sft.eval. */
-export function buildReport(ctx: RunContext, o: { seconds: number; backend: unknown; data: DataSummary; pretrain?: PretrainResult['summary']; sft?: SftResult; registry?: unknown }) {
+export function buildReport(ctx: RunContext, o: { seconds: number; backend: unknown; data: DataSummary; pretrain?: PretrainResult['summary']; pretrainPlain?: PretrainResult['summary']; sft?: SftResult; registry?: unknown }) {
   const e = o.sft?.evals;
   const sftEval = e && {
     heldout: Object.fromEntries(Object.entries(e).map(([k, v]) => [k === 'sft' ? 'tuned' : k, v.heldout])),
@@ -21,6 +21,12 @@ export function buildReport(ctx: RunContext, o: { seconds: number; backend: unkn
       ...(e.train_on_all ? { train_on_all: { accuracy: e.train_on_all.heldout.accuracy } } : {}),
       ...(e.no_replay ? { no_replay: { accuracy: e.no_replay.heldout.accuracy } } : {}),
     },
+    ...(e.plain_prose ? {
+      augmentation: {
+        augmented: { base: e.base.heldout.accuracy, tuned: e.sft.heldout.accuracy },
+        plain: { base: e.base_plain?.heldout.accuracy, tuned: e.plain_prose.heldout.accuracy },
+      },
+    } : {}),
     forgetting: {
       ppl_before: e.base.perplexity,
       ppl_after: e.sft.perplexity,
@@ -38,6 +44,7 @@ export function buildReport(ctx: RunContext, o: { seconds: number; backend: unkn
     backend: o.backend,
     data: o.data,
     ...(o.pretrain ? { pretrain: o.pretrain } : {}),
+    ...(o.pretrainPlain ? { pretrainPlain: o.pretrainPlain } : {}),
     ...(o.sft ? { sft: { runs: o.sft.runs, eval: sftEval, samples: o.sft.samples } } : {}),
     registry: o.registry,
   };
@@ -80,6 +87,11 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
     for (const m of models) out.push(`| ${m} | ${pct(ev.format[m].byTask.json)} | ${pct(ev.format[m].byTask.bullets)} | ${pct(ev.format[m].byTask.table)} | ${pct(ev.refusals[m].harmful)} | ${pct(ev.refusals[m].outOfScope)} | ${pct(ev.refusals[m].wronglyRefused)} |`);
     out.push('', '### 3. Masking ablation (same budget)', '', '| loss on | held-out accuracy |', '| --- | ---: |', `| response only | ${pct(ev.ablation.response_only.accuracy)} |`);
     if (ev.ablation.train_on_all) out.push(`| every token | ${pct(ev.ablation.train_on_all.accuracy)} |`);
+    if (ev.augmentation) {
+      out.push('', '### Augmentation ablation: how the facts were stated in pre-training', '', '| pre-training prose | tuned held-out accuracy |', '| --- | ---: |',
+        `| several paraphrases, shuffled order, full name in every sentence | ${pct(ev.augmentation.augmented.tuned)} |`,
+        `| one fixed template, name only in the first sentence | ${pct(ev.augmentation.plain.tuned)} |`);
+    }
     const f = ev.forgetting;
     out.push('', '### 4. Forgetting: perplexity on held-out pre-training prose', '', '| model | perplexity | rise |', '| --- | ---: | ---: |', `| base | ${f.ppl_before.toFixed(3)} | |`, `| tuned${f.replay ? ' (with replay)' : ''}${f.lora ? ', LoRA' : ''} | ${f.ppl_after.toFixed(3)} | ${pct(f.rise)} |`);
     if (f.ppl_after_no_replay !== undefined) out.push(`| tuned without replay | ${f.ppl_after_no_replay.toFixed(3)} | ${pct(f.rise_no_replay)} |`);

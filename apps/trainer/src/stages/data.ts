@@ -17,6 +17,8 @@ export interface DataStageResult {
   pretraining: TokenizedExample[];
   /** Held-out pre-training prose (fresh biographies under another seed), for perplexity. */
   perplexity: TokenizedExample[];
+  /** The same facts in one fixed template (the augmentation ablation), when asked for. */
+  plainPretraining?: TokenizedExample[];
   sft: (TokenizedExample & { mixSource: string })[];
   /** The instruction mixture for each ablation: same sources, other masking or no replay. */
   sftVariants: Partial<Record<'train_on_all' | 'no_replay', TokenizedExample[]>>;
@@ -80,6 +82,9 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
   const pretrainDocs: Example[] = [...corpus.pretraining({ exposures: data.pretrainExposures, style: data.pretrainStyle })]
     .map((text, i) => ({ kind: 'text', document: { text, source: `default:pretraining:${i}` } }));
   const pretraining = prepare('pre-training prose', pretrainDocs);
+  const plainPretraining = config.pretrain.compareAugmentation
+    ? prepare('plain pre-training prose (ablation)', [...corpus.pretraining({ exposures: data.pretrainExposures, style: 'plain' })].map((text, i) => ({ kind: 'text', document: { text, source: `default:plain:${i}` } }))).examples
+    : undefined;
   const perplexityDocs: Example[] = [...corpus.pretraining({ exposures: config.eval.perplexityExposures, seed: config.seed + 7919, style: 'augmented' })]
     .map((text, i) => ({ kind: 'text', document: { text, source: `default:perplexity:${i}` } }));
   const perplexity = prepare('held-out pre-training prose', perplexityDocs);
@@ -141,7 +146,7 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
   for (const [name, s] of Object.entries(statistics)) {
     await writeFile(path.join(dataDir, `lengths-${name}.svg`), histogramSvg(`${name}: tokens per example`, s.lengthHistogram.edges, s.lengthHistogram.counts, 'tokens'));
   }
-  return { corpus, tokenizer, template, pretraining: pretraining.examples, perplexity: perplexity.examples, sft: mixture.items, sftVariants, heldOut: heldOut.examples, summary };
+  return { corpus, tokenizer, template, pretraining: pretraining.examples, plainPretraining, perplexity: perplexity.examples, sft: mixture.items, sftVariants, heldOut: heldOut.examples, summary };
 }
 
 /** One example per task type, with its labels drawn, for the report. */

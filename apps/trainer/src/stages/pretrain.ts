@@ -10,8 +10,13 @@ export interface PretrainResult {
   summary: TrainSummary & { parameters: number; perplexity: number };
 }
 
-/** Pre-trains a small decoder from scratch on the default prose and saves it as an HF directory in base/. */
-export async function runPretrain(ctx: RunContext, data: DataStageResult): Promise<PretrainResult> {
+/**
+ * Pre-trains a small decoder from scratch on the default prose and saves it as an HF directory in
+ * base/ (`variant` "plain": on the unaugmented prose, into ablations/base_plain/).
+ */
+export async function runPretrain(ctx: RunContext, data: DataStageResult, variant: 'augmented' | 'plain' = 'augmented'): Promise<PretrainResult> {
+  const name = variant === 'plain' ? 'pretrain_plain' : 'pretrain';
+  const dir = variant === 'plain' ? 'ablations/base_plain' : 'base';
   const m = ctx.config.model;
   const tokenizer = data.tokenizer;
   const config = parseConfig({
@@ -20,20 +25,20 @@ export async function runPretrain(ctx: RunContext, data: DataStageResult): Promi
     max_position_embeddings: ctx.config.sequence.maxLength, rope_theta: 10000, rms_norm_eps: 1e-6,
     bos_token_id: null, eos_token_id: tokenizer.eosId ?? null, pad_token_id: tokenizer.padId,
   });
-  const done = await ctx.doneSummary<PretrainResult['summary']>('pretrain');
+  const done = await ctx.doneSummary<PretrainResult['summary']>(name);
   if (done) {
-    log(`pretrain: finished earlier (${done.steps} steps); loading base/`);
-    return { model: await loadModel(ctx.path('base')), summary: done };
+    log(`${name}: finished earlier (${done.steps} steps); loading ${dir}/`);
+    return { model: await loadModel(ctx.path(dir)), summary: done };
   }
   const model = Llama.init(config, ctx.config.seed);
   const parameters = [...model.params.values()].reduce((n, v) => n + v.size, 0);
   log(`pretrain: ${config.model_type} decoder, ${parameters.toLocaleString('en')} parameters (hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, ${m.kvHeads} KV heads)`);
-  const rows = pack(ctx, data.pretraining, tokenizer.padId);
+  const rows = pack(ctx, variant === 'plain' ? data.plainPretraining! : data.pretraining, tokenizer.padId);
   const evalRows = pack(ctx, data.perplexity, tokenizer.padId);
-  const trained = await trainModel(ctx, { name: 'pretrain', model, rows, evalRows, schedule: ctx.config.pretrain });
-  await saveModel(model, ctx.path('base'));
-  await saveTokenizer(tokenizer, ctx.path('base'));
+  const trained = await trainModel(ctx, { name, model, rows, evalRows, schedule: ctx.config.pretrain });
+  await saveModel(model, ctx.path(dir));
+  await saveTokenizer(tokenizer, ctx.path(dir));
   const summary = { ...trained, parameters, perplexity: Math.exp(trained.evalLoss ?? NaN) };
-  await ctx.markDone('pretrain', summary);
+  await ctx.markDone(name, summary);
   return { model, summary };
 }

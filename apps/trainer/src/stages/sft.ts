@@ -21,24 +21,29 @@ export interface SftResult {
   samples: { prompt: string; base: string; tuned: string }[];
 }
 
-const VARIANT_DIRS: Record<string, string> = { sft: 'tuned', train_on_all: 'ablations/train_on_all', no_replay: 'ablations/no_replay' };
+const VARIANT_DIRS: Record<string, string> = { sft: 'tuned', train_on_all: 'ablations/train_on_all', no_replay: 'ablations/no_replay', plain_prose: 'ablations/plain_prose' };
 
 /**
  * Instruction-tunes copies of the base model (the main run and each ablation, same step budget),
  * exports each as an HF directory, and evaluates base and tuned models on held-out entities.
  */
-export async function runSft(ctx: RunContext, data: DataStageResult, base: Llama): Promise<SftResult> {
+export async function runSft(ctx: RunContext, data: DataStageResult, base: Llama, plainBase?: Llama): Promise<SftResult> {
   const c = ctx.config;
   const tokenizer = data.tokenizer;
   const mainRows = pack(ctx, data.sft, tokenizer.padId);
   const steps = Math.max(1, Math.ceil((mainRows.length * c.sft.epochs) / (c.sft.batchSize * c.sft.gradAccum)));
   const evalRows = pack(ctx, data.heldOut, tokenizer.padId);
-  const variants: [string, readonly TokenizedExample[]][] = [['sft', data.sft], ...Object.entries(data.sftVariants) as [string, TokenizedExample[]][]];
+  const variants: [string, readonly TokenizedExample[], Llama][] = [
+    ['sft', data.sft, base],
+    ...(Object.entries(data.sftVariants) as [string, TokenizedExample[]][]).map(([n, e]) => [n, e, base] as [string, TokenizedExample[], Llama]),
+    // the augmentation ablation: the same tuning from a base pre-trained on plain prose
+    ...(plainBase ? [['plain_prose', data.sft, plainBase] as [string, TokenizedExample[], Llama]] : []),
+  ];
   const lora: LoraConfig | undefined = c.sft.lora.enabled ? { r: c.sft.lora.r, alpha: c.sft.lora.alpha, dropout: c.sft.lora.dropout, targetModules: c.sft.lora.targets } : undefined;
 
   const runs: SftResult['runs'] = {};
   const models: Record<string, Llama> = {};
-  for (const [name, examples] of variants) {
+  for (const [name, examples, from] of variants) {
     const dir = VARIANT_DIRS[name];
     const done = await ctx.doneSummary<SftResult['runs'][string]>(name);
     if (done) {
@@ -47,7 +52,7 @@ export async function runSft(ctx: RunContext, data: DataStageResult, base: Llama
       models[name] = await loadModel(ctx.path(dir));
       continue;
     }
-    const model = Llama.fromWeights(base.config, await base.weights(), 'base model');
+    const model = Llama.fromWeights(from.config, await from.weights(), 'base model');
     let trainable: Map<string, tf.Variable> = model.params;
     if (lora) trainable = addLora(model, lora, c.seed);
     else if (c.sft.freezeEmbeddings) trainable = new Map([...model.params].filter(([k]) => k !== 'model.embed_tokens.weight' && k !== 'lm_head.weight'));
@@ -70,7 +75,7 @@ export async function runSft(ctx: RunContext, data: DataStageResult, base: Llama
   const evals: SftResult['evals'] = {};
   const examples: Record<string, InstructionEval['examples']> = {};
   await mkdir(ctx.path('evals'), { recursive: true });
-  for (const [name, model] of [['base', base] as const, ...Object.entries(models)]) {
+  for (const [name, model] of [['base', base] as const, ...(plainBase ? [['base_plain', plainBase] as const] : []), ...Object.entries(models)]) {
     const started = performance.now();
     const result = evaluateInstructions(model, tokenizer, data.template, items, { batch: c.eval.batch, maxNewTokens: c.eval.maxNewTokens });
     const perplexity = Math.exp(evaluateRows(model, perplexityRows, c.sft.batchSize));
