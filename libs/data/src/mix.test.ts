@@ -14,11 +14,14 @@ describe('mixing', () => {
     expect(b.items.map((x) => x.id)).toEqual(a.items.map((x) => x.id));
   });
 
-  it('repeats nothing by default, and repeats a small source evenly when asked for more', () => {
-    const a = mixSources([{ name: 'sft', items: sft, weight: 1 }, { name: 'replay', items: replay, weight: 1 }], { seed: 1 });
-    expect(a.report.size).toBe(100);
-    expect(new Set(a.items.map((x) => x.id)).size).toBe(100);
-    // the scarcest source is used exactly once, whatever the rounding
+  it('uses the first source exactly once by default, and repeats a small source evenly to reach its share', () => {
+    const a = mixSources([{ name: 'sft', items: sft, weight: 1 }, { name: 'replay', items: replay, weight: 0.5 }], { seed: 1 });
+    expect(a.report.size).toBe(450);
+    expect(new Set(a.items.filter((x) => x.mixSource === 'sft').map((x) => x.id)).size).toBe(300);
+    expect(a.report.sources.map((s) => [s.name, s.taken, s.epochs])).toEqual([['sft', 300, 1], ['replay', 150, 3]]);
+    // a tiny source with a large weight is repeated; it never shrinks the mixture to its own size
+    const tiny = mixSources([{ name: 'sft', items: sft, weight: 1 }, { name: 'tiny', items: replay.slice(0, 2), weight: 0.5 }], { seed: 1 });
+    expect(tiny.report.sources.map((s) => s.taken)).toEqual([300, 150]);
     const c = mixSources([{ name: 'sft', items: sft.slice(0, 277), weight: 1 }, { name: 'replay', items: replay, weight: 0.1 }], { seed: 1 });
     expect(c.report.sources.map((s) => s.taken)).toEqual([277, 28]);
     const b = mixSources([{ name: 'replay', items: replay, weight: 1 }], { seed: 1, size: 120 });

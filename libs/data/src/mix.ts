@@ -16,8 +16,10 @@ export interface MixReport {
 /**
  * A weighted mixture: source i contributes round(size · wᵢ / Σw) items, drawn without replacement
  * (reshuffled and repeated only when a source is too small), then everything is shuffled. `size`
- * defaults to the largest mixture that repeats nothing. Use it to mix pre-training text into
- * instruction data as replay.
+ * defaults to the mixture in which the first source (the primary data) is used exactly once: a
+ * small source given a large weight is repeated (its `epochs` in the report say how often) rather
+ * than shrinking the whole mixture to its size. Use it to mix pre-training text into instruction
+ * data as replay.
  */
 export function mixSources<T>(sources: readonly MixSource<T>[], options: { seed: number; size?: number }): { items: (T & { mixSource: string })[]; report: MixReport } {
   if (sources.length === 0) throw new DataError('mixture: no sources');
@@ -26,10 +28,10 @@ export function mixSources<T>(sources: readonly MixSource<T>[], options: { seed:
     if (s.items.length === 0) throw new DataError(`mixture: source "${s.name}" is empty`);
   }
   const total = sources.reduce((a, s) => a + s.weight, 0);
-  // Without a size, the scarcest source (relative to its weight) is used exactly once.
-  const once = Math.min(...sources.map((s) => s.items.length / (s.weight / total)));
+  // Without a size, the first source is used exactly once and the others are drawn to their share.
+  const primary = sources[0];
   const quotas = options.size === undefined
-    ? sources.map((s) => Math.min(s.items.length, Math.round((once * s.weight) / total)))
+    ? sources.map((s, i) => (i === 0 ? primary.items.length : Math.max(1, Math.round((primary.items.length * s.weight) / primary.weight))))
     : largestRemainder(sources.map((s) => (options.size! * s.weight) / total), options.size);
   const size = quotas.reduce((a, b) => a + b, 0);
   const rng = new Rng(options.seed);

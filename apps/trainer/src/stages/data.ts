@@ -109,7 +109,10 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
   if (sources.length === 0) throw new DataError('no instruction data: data.defaultWeight is 0 and no --data files were given');
   const replay = data.replayWeight > 0 ? [{ name: 'replay', items: pretraining.examples, weight: data.replayWeight }] : [];
   const mixture = mixSources([...sources, ...replay], { seed: config.seed });
-  log(`mixture: ${mixture.report.sources.map((s) => `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%)`).join(', ')}`);
+  log(`mixture: ${mixture.report.sources.map((s) => `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%${s.epochs > 1.05 ? `, each row ×${s.epochs.toFixed(1)}` : ''})`).join(', ')}`);
+  for (const s of mixture.report.sources.slice(1)) {
+    if (s.epochs > 10) log(`warning: ${s.name} has ${s.available} rows but weight ${s.weight} asks for ${s.taken}: each row repeats ~${Math.round(s.epochs)} times; lower its weight or add data`);
+  }
 
   // Ablations train on the same budget with one thing changed.
   const sftVariants: DataStageResult['sftVariants'] = {};
