@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { FORMATS, MASK_STRATEGIES, type MaskStrategy } from '@tunekit/data';
+import { RANKING_LOSSES, SCORE_MODES } from '@tunekit/rerank';
 
-export const STAGES = ['data', 'pretrain', 'sft'] as const;
+export const STAGES = ['data', 'pretrain', 'sft', 'rerank'] as const;
 export type Stage = (typeof STAGES)[number];
-/** Stages a later issue adds; asking for them now gets a clear answer instead of a silent no-op. */
-const PLANNED_STAGES = ['rerank'];
 
 const optimizer = {
   lr: z.number().positive(),
@@ -31,16 +30,19 @@ const dataSource = z.strictObject({
 
 export const trainerConfig = z.strictObject({
   preset: z.enum(['default', 'smoke']).default('default'),
-  stages: z.array(z.string()).min(1).default(['data', 'pretrain', 'sft']).superRefine((stages, ctx) => {
+  stages: z.array(z.string()).min(1).default(['data', 'pretrain', 'sft', 'rerank']).superRefine((stages, ctx) => {
     for (const s of stages) {
-      if ((STAGES as readonly string[]).includes(s)) continue;
-      ctx.addIssue({ code: 'custom', message: PLANNED_STAGES.includes(s) ? `stage "${s}" is not built yet; available: ${STAGES.join(', ')}` : `unknown stage "${s}"; available: ${STAGES.join(', ')}` });
+      if (!(STAGES as readonly string[]).includes(s)) ctx.addIssue({ code: 'custom', message: `unknown stage "${s}"; available: ${STAGES.join(', ')}` });
     }
   }),
   seed: z.number().int().nonnegative().default(1234),
   /** TensorFlow.js backend; `auto` tries tensorflow-gpu, tensorflow, wasm, cpu in that order. */
   backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-  /** Start from this Hugging Face model directory (config.json, safetensors, tokenizer files) instead of pre-training. */
+  /**
+   * Start from an existing model instead of pre-training: a Hugging Face model directory (config.json,
+   * safetensors, tokenizer files), a run directory (its tuned/ model), or, for the rerank stage, a
+   * trained reranker directory (its reranker.json).
+   */
   from: z.string().optional(),
   /** A run directory to continue after a crash or kill: finished stages are kept, the current one resumes from its checkpoint. */
   resume: z.string().optional(),
@@ -95,6 +97,52 @@ export const trainerConfig = z.strictObject({
     /** Extra fine-tunes with the same budget, for the report: training on every token, and no replay. */
     ablations: z.array(z.enum(['train_on_all', 'no_replay'])).default(['train_on_all', 'no_replay']),
   }).prefault({}),
+  rerank: z.strictObject({
+    ...optimizer, lr: optimizer.lr.default(3e-4), warmupSteps: optimizer.warmupSteps.default(20), weightDecay: optimizer.weightDecay.default(0),
+    /** Groups (a query with 1 + negatives documents) per micro-batch, and micro-batches per step. */
+    batchSize: z.number().int().positive().default(4),
+    gradAccum: z.number().int().positive().default(2),
+    evalEvery: optimizer.evalEvery.default(50),
+    checkpointEvery: optimizer.checkpointEvery.default(100),
+    /** Passes over the training groups of the default collection. */
+    epochs: z.number().positive().default(1),
+    /** `yes_no`: logit(yes) − logit(no) at the answer position; `head`: a linear head on the last hidden state. */
+    mode: z.enum(SCORE_MODES).default('yes_no'),
+    loss: z.enum(RANKING_LOSSES).default('listwise'),
+    /**
+     * Negatives per group, and the BM25 ranks (1-based, inclusive) hard negatives are sampled from in
+     * collections with incomplete judgments (the default collection is fully judged: from rank 1).
+     */
+    negatives: z.number().int().positive().default(3),
+    negativeRanks: z.tuple([z.number().int().positive(), z.number().int().positive()]).default([3, 50]),
+    /** Documents are cut to this many tokens; instruction and query never are. */
+    maxDocTokens: z.number().int().positive().default(128),
+    /** BM25 candidates reranked per query. */
+    depth: z.number().int().positive().default(100),
+    /** Test questions and instruction pairs of the default collection evaluated (0 = all). */
+    evalQueries: z.number().int().nonnegative().default(120),
+    evalPairs: z.number().int().nonnegative().default(40),
+    /** Weight of the reranker in score fusion with BM25 (reported apart from the reranker alone). */
+    fusionWeight: z.number().min(0).max(1).default(0.5),
+    /** Train (false: only evaluate the model given with --from). */
+    train: z.boolean().default(true),
+    /** Train and evaluate on the default collection built from the facts. */
+    defaultCollection: z.boolean().default(true),
+    /** BEIR collection directories to adapt to (synthetic queries from their corpus, never their queries) and evaluate on. */
+    collections: z.array(z.string()).default([]),
+    /** How training queries are made for those collections: from the documents (title, inverse cloze), by the chat model, or both. */
+    syntheticQueries: z.enum(['template', 'model', 'both']).default('template'),
+    queriesPerDocument: z.number().int().positive().default(2),
+    /** Optimiser steps of adaptation per collection. */
+    collectionSteps: z.number().int().positive().default(150),
+    lora: z.strictObject({
+      enabled: z.boolean().default(false),
+      r: z.number().int().positive().default(16),
+      alpha: z.number().positive().default(32),
+      dropout: z.number().min(0).max(1).default(0),
+      targets: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])).default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
+    }).prefault({}),
+  }).prefault({}),
   eval: z.strictObject({
     /** Held-out questions asked of each model (one phrasing per fact, sampled); 0 = all. */
     questions: z.number().int().nonnegative().default(0),
@@ -125,6 +173,7 @@ export const PRESETS: Record<TrainerConfig['preset'], TrainerConfigInput> = {
     pretrain: { warmupSteps: 2, batchSize: 8, evalEvery: 10, checkpointEvery: 10 },
     sft: { epochs: 0.1, warmupSteps: 1, batchSize: 8, evalEvery: 5, checkpointEvery: 5 },
     eval: { questions: 24, batch: 24, maxNewTokens: 16 },
+    rerank: { mode: 'head', epochs: 0.02, warmupSteps: 1, batchSize: 2, negatives: 3, evalEvery: 5, checkpointEvery: 5, depth: 20, evalQueries: 12, evalPairs: 6, collectionSteps: 3, maxDocTokens: 48 },
   },
 };
 

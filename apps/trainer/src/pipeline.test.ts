@@ -1,7 +1,8 @@
-import { chmod, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
+import { writeBeir } from '@tunekit/data';
 import { ensureEmbeddedPostgres, openDatabase, schema, stopEmbeddedPostgres } from '@tunekit/db';
 import { describe, expect, it } from 'vitest';
 import { runTrainer, startTrainer, until } from './testing/run-trainer';
@@ -27,7 +28,7 @@ async function privateServer() {
 describe('trainer pipeline (smoke preset) with the runs registry', () => {
   let firstRun = '';
 
-  it('runs data → pretrain → sft → evaluations end to end, into the embedded PostgreSQL', async () => {
+  it('runs data → pretrain → sft → rerank → evaluations end to end, into the embedded PostgreSQL', async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
     const result = await runTrainer(['--preset', 'smoke', '--output-dir', out]);
     expect(result.stderr).toMatch(/backend: (wasm|cpu|tensorflow)/);
@@ -36,10 +37,13 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     const runDir = path.dirname(reportPath);
     firstRun = runDir;
     const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
-    for (const key of ['sft.eval.heldout.base.accuracy', 'sft.eval.heldout.tuned.accuracy', 'sft.eval.ablation.train_on_all.accuracy', 'sft.eval.forgetting.ppl_before', 'sft.eval.forgetting.ppl_after', 'backend.name']) {
-      expect(typeof key.split('.').reduce((o, k) => o?.[k], report), key).toMatch(/number|string/);
-    }
-    expect(await readdir(runDir)).toEqual(expect.arrayContaining(['base', 'tuned', 'ablations', 'loss-pretrain.svg', 'loss-sft.svg', 'metrics.jsonl', 'evals']));
+    const keys = ['sft.eval.heldout.base.accuracy', 'sft.eval.heldout.tuned.accuracy', 'sft.eval.ablation.train_on_all.accuracy', 'sft.eval.forgetting.ppl_before', 'sft.eval.forgetting.ppl_after', 'backend.name', 'rerank.eval.default.pmrr'];
+    for (const system of ['bm25', 'reranked']) for (const m of ['ndcg@10', 'mrr@10', 'map', 'recall@100']) keys.push(`rerank.eval.default.${system}.${m}`);
+    for (const key of keys) expect(typeof key.split('.').reduce((o, k) => o?.[k], report), key).toMatch(/number|string/);
+    expect(await readdir(runDir)).toEqual(expect.arrayContaining(['base', 'tuned', 'reranker', 'ablations', 'loss-pretrain.svg', 'loss-sft.svg', 'loss-rerank_default.svg', 'metrics.jsonl', 'evals']));
+    expect(await readdir(path.join(runDir, 'rerank/default'))).toEqual(expect.arrayContaining(['bm25.trec', 'reranked.trec', 'fused.trec', 'corpus.jsonl', 'queries.jsonl', 'instruction-pairs.jsonl']));
+    expect((await readFile(path.join(runDir, 'rerank/default/reranked.trec'), 'utf8')).split('\n')[0]).toMatch(/^test-\d+ Q0 \S+ 1 -?[\d.e-]+ tunekit-reranked$/);
+    expect(await readFile(reportPath, 'utf8')).toContain('p-MRR');
     expectContiguous(await readPoints(runDir));
 
     const conn = await openDatabase();
@@ -50,7 +54,12 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
       const stored = await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, id));
       expect(stored.length).toBe((await readPoints(runDir)).length);
       const evaluations = await conn.db.select().from(schema.evaluations).where(eq(schema.evaluations.runId, id));
-      expect(evaluations.map((e) => e.model).sort()).toEqual(['base', 'no_replay', 'train_on_all', 'tuned']);
+      expect(evaluations.filter((e) => e.kind === 'instructions').map((e) => e.model).sort()).toEqual(['base', 'no_replay', 'train_on_all', 'tuned']);
+      expect(evaluations.filter((e) => e.kind !== 'instructions').map((e) => `${e.kind}:${e.model}`).sort()).toEqual(['pmrr:default/reranked', 'retrieval:default/bm25', 'retrieval:default/fused', 'retrieval:default/reranked']);
+      const reranked = evaluations.find((e) => e.model === 'default/reranked' && e.kind === 'retrieval')!;
+      const perQuery = await conn.db.select().from(schema.evaluationExamples).where(eq(schema.evaluationExamples.evaluationId, reranked.id));
+      expect(perQuery.length).toBe(report.rerank.eval.default.queries);
+      expect(perQuery[0].metrics).toMatchObject({ 'ndcg@10': expect.any(Number), 'mrr@10': expect.any(Number), map: expect.any(Number) });
     } finally {
       await conn.close();
     }
@@ -70,6 +79,43 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     expect(report.sft.runs.sft.lora).toBe(true);
     expect(JSON.parse(await readFile(path.join(runDir, 'tuned/adapter/adapter_config.json'), 'utf8'))).toMatchObject({ peft_type: 'LORA', r: 4 });
     expect(await readdir(path.join(runDir, 'tuned'))).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']));
+  }, 300_000);
+
+  it('adapts the reranker to a BEIR collection from its documents alone, and evaluates a saved reranker', async () => {
+    expect(firstRun).not.toBe('');
+    const collection = await mkdtemp(path.join(tmpdir(), 'beir-'));
+    const topics = ['library catalogues', 'citation indexes', 'subject headings', 'document retrieval', 'information needs', 'abstracting services'];
+    const corpus = new Map(topics.flatMap((t, i) => [0, 1].map((k) => {
+      const id = `d${i}-${k}`;
+      return [id, { id, title: `A study of ${t} in research libraries`, text: `This paper reviews ${t}. It compares ${t} across ${k + 2} institutions. The results show how ${t} help readers find material.` }] as const;
+    })));
+    const queries = new Map(topics.map((t, i) => [`q${i}`, { id: `q${i}`, text: `How do ${t} help readers?` }]));
+    const qrels = new Map(topics.map((_, i) => [`q${i}`, new Map([[`d${i}-0`, 1], [`d${i}-1`, 1]])]));
+    await writeBeir(collection, { corpus, queries, qrels });
+    const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
+    const result = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--stages', 'rerank', '--from', firstRun, '--collection', collection, '--set', 'rerank.defaultCollection=false']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/synthetic training queries \(template\)/);
+    const runDir = path.dirname(/report: (.*)/.exec(result.stdout)![1]);
+    const name = path.basename(collection);
+    const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
+    expect(report.rerank.eval[name].queries).toBe(6);
+    expect(report.rerank.eval[name].bm25['ndcg@10']).toBeGreaterThan(0);
+    expect(report.rerank.training[name].steps).toBe(3);
+    expect(await readdir(path.join(runDir, `reranker-${name}`))).toEqual(expect.arrayContaining(['reranker.json', 'model.safetensors', 'tokenizer.json']));
+    // the saved reranker evaluates the same collection again, without training, to the same numbers
+    const again = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--stages', 'rerank', '--from', path.join(runDir, `reranker-${name}`), '--collection', collection,
+      '--set', 'rerank.defaultCollection=false', '--set', 'rerank.train=false']);
+    expect(again.code, again.stderr).toBe(0);
+    const second = JSON.parse(await readFile(path.join(path.dirname(/report: (.*)/.exec(again.stdout)![1]), 'report.json'), 'utf8'));
+    expect(second.rerank.eval[name].reranked['ndcg@10']).toBeCloseTo(report.rerank.eval[name].reranked['ndcg@10'], 6);
+    const missing = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--stages', 'rerank', '--from', firstRun, '--collection', path.join(collection, 'nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: .*nope\/corpus\.jsonl: not found/m);
+    await writeFile(path.join(collection, 'queries.jsonl'), '{"_id": "q0"}\n');
+    const bad = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--stages', 'rerank', '--from', firstRun, '--collection', collection]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/queries\.jsonl:1: text: /);
   }, 300_000);
 
   it('survives the database going away mid-run and back-fills every metric once', async () => {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { RunRegistry } from '@tunekit/db';
 import type { DataSummary } from './stages/data';
+import type { RerankResult } from './stages/rerank';
 import type { SftResult } from './stages/sft';
 import { log } from './progress';
 import type { RunContext } from './run-context';
@@ -30,4 +31,20 @@ export function recordData(registry: RunRegistry, d: DataSummary): void {
 
 export function recordEvaluations(registry: RunRegistry, sft: SftResult): void {
   for (const [model, values] of Object.entries(sft.evals)) registry.recordEvaluation('instructions', model === 'sft' ? 'tuned' : model, values, sft.examples[model] ?? []);
+}
+
+/** Retrieval metrics per collection and system, with every query's metrics; p-MRR with every pair's score. */
+export function recordRetrieval(registry: RunRegistry, r: RerankResult): void {
+  for (const [collection, e] of Object.entries(r.eval)) {
+    for (const system of ['bm25', 'reranked', 'fused'] as const) {
+      registry.recordEvaluation('retrieval', `${collection}/${system}`, { ...e[system], queries: e.queries, depth: e.depth }, e.perQuery.map((q) => ({
+        id: q.id, task: 'query', prompt: q.text, score: q.metrics[system]['ndcg@10'], metrics: q.metrics[system],
+      })));
+    }
+  }
+  if (r.pairs) {
+    registry.recordEvaluation('pmrr', 'default/reranked', { pmrr: r.pairs.pmrr, pairs: r.pairs.pairs, original: r.pairs.original, altered: r.pairs.altered }, r.pairs.perPair.map((p) => ({
+      id: p.id, task: 'instruction_pair', prompt: `${p.query}\noriginal: ${p.original}\naltered: ${p.altered}`, score: p.pmrr,
+    })));
+  }
 }

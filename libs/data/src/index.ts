@@ -27,5 +27,6 @@ export { FACT_SENTENCES, biography, plainBiography, pretrainingDocuments, type P
 export { REFUSAL_MARKERS, VALUE, harmfulRequests, type InstructionMeta, type TaskType } from './corpora/instructions';
 export { buildDefaultCorpus, type DefaultCorpus, type DefaultCorpusOptions } from './corpora/default-corpus';
 
-export { readBeir, readQrels, type BeirCollection, type BeirDocument, type BeirQuery, type Qrels } from './retrieval/beir';
+export { buildFactRetrieval, type FactRetrieval, type FactRetrievalOptions, type InstructionPair, type RetrievalSplit } from './corpora/retrieval';
+export { readBeir, readQrels, writeBeir, type BeirCollection, type BeirDocument, type BeirQuery, type Qrels } from './retrieval/beir';
 export { readTrecRun, writeTrecRun, type Run } from './retrieval/trec';

@@ -18,6 +18,7 @@ export interface EvaluationExample {
   expected?: string | null;
   correct?: boolean;
   score?: number;
+  metrics?: Record<string, number>;
 }
 
 type Op = (c: Connection) => Promise<unknown>;
@@ -116,7 +117,7 @@ export class RunRegistry {
         for (let i = 0; i < examples.length; i += 500) {
           await tx.insert(evaluationExamples).values(examples.slice(i, i + 500).map((e) => ({
             evaluationId: row.id, exampleId: e.id, task: e.task, prompt: e.prompt, output: e.output, expected: e.expected ?? null,
-            correct: e.correct === undefined ? null : Number(e.correct), score: e.score ?? null,
+            correct: e.correct === undefined ? null : Number(e.correct), score: e.score ?? null, metrics: e.metrics ?? null,
           })));
         }
       });

@@ -71,6 +71,8 @@ export const evaluationExamples = pgTable('evaluation_examples', {
   expected: text('expected'),
   correct: integer('correct'),
   score: doublePrecision('score'),
+  /** Every metric of this example (a retrieval query's nDCG@10, MRR@10, MAP, …). */
+  metrics: jsonb('metrics'),
 }, (t) => [uniqueIndex('evaluation_examples_eval_example').on(t.evaluationId, t.exampleId)]);
 
 /** Files a run produced: model directories, reports, charts. */

@@ -4,8 +4,11 @@ import { parseConfig, toHfConfig, type LlamaConfig } from './config';
 import { Llama } from './llama';
 import { readModelWeights, writeFileAtomic, writeSafetensors } from './safetensors';
 
-/** Loads a Hugging Face model directory (config.json + model.safetensors or sharded). */
-export async function loadModel(dir: string): Promise<Llama> {
+/**
+ * Loads a Hugging Face model directory (config.json + model.safetensors or sharded); weights named
+ * in `extra` (a task head) are loaded too when present.
+ */
+export async function loadModel(dir: string, options: { extra?: readonly string[] } = {}): Promise<Llama> {
   const configFile = path.join(dir, 'config.json');
   let json: unknown;
   try {
@@ -15,7 +18,7 @@ export async function loadModel(dir: string): Promise<Llama> {
   }
   const config: LlamaConfig = parseConfig(json, configFile);
   const weights = await readModelWeights(dir);
-  return Llama.fromWeights(config, weights, dir);
+  return Llama.fromWeights(config, weights, dir, options.extra);
 }
 
 /** Writes config.json and model.safetensors (F32, names sorted), each atomically. */

@@ -93,8 +93,11 @@ export class Llama {
     return new Llama(config, params);
   }
 
-  /** Wraps checkpoint tensors, checking that every expected name is present with its shape. */
-  static fromWeights(config: LlamaConfig, weights: Map<string, NamedTensor>, where = 'checkpoint'): Llama {
+  /**
+   * Wraps checkpoint tensors, checking that every expected name is present with its shape. Names in
+   * `extra` (a task head such as `score.weight`) are kept too when the checkpoint has them.
+   */
+  static fromWeights(config: LlamaConfig, weights: Map<string, NamedTensor>, where = 'checkpoint', extra: readonly string[] = []): Llama {
     const params = new Map<string, tf.Variable>();
     const problems: string[] = [];
     for (const [name, shape] of parameterShapes(config)) {
@@ -102,6 +105,10 @@ export class Llama {
       if (!t) problems.push(`missing ${name}`);
       else if (t.shape.join(',') !== shape.join(',')) problems.push(`${name} has shape [${t.shape}], config says [${shape}]`);
       else params.set(name, variableOf(t.data, shape));
+    }
+    for (const name of extra) {
+      const t = weights.get(name);
+      if (t && !problems.length) params.set(name, variableOf(t.data, t.shape));
     }
     if (problems.length) {
       for (const v of params.values()) v.dispose();

@@ -76,16 +76,27 @@ export class NonFiniteError extends Error {
 export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer: AdamW, trainable: Map<string, tf.Variable>, step: number): StepResult {
   const count = micro.reduce((n, b) => n + trainedTargets(b), 0);
   if (count === 0) throw new Error(`step ${step}: no trained targets in the batch (all labels are -100)`);
+  const losses = micro.filter((b) => trainedTargets(b) > 0).map((b) => () => trainingLoss(model, b, count));
+  const r = optimizerStep(model, losses, optimizer, trainable, step);
+  return { ...r, tokens: micro.reduce((n, b) => n + b.batch * b.seq, 0), trainedTokens: count };
+}
+
+/**
+ * One optimiser step from the losses of its micro-batches, each already divided by the size of the
+ * whole step (so their gradients add up to the step's). Gradients are accumulated in plain arrays
+ * and checked before anything changes: a NaN/Inf leaves the weights as they were. Model dropout is
+ * on during the step, with masks seeded by the step and micro-batch.
+ */
+export function optimizerStep(model: Llama, losses: readonly (() => tf.Scalar)[], optimizer: AdamW, trainable: Map<string, tf.Variable>, step: number): { loss: number; gradNorm: number; lr: number } {
   const vars = [...trainable.values()];
   const keyOf = new Map([...trainable].map(([k, v]) => [v.name, k]));
   const grads = new Map<string, Float32Array>();
   let loss = 0;
   model.training = true;
   try {
-    for (const [k, b] of micro.entries()) {
-      if (trainedTargets(b) === 0) continue;
+    for (const [k, f] of losses.entries()) {
       model.dropoutSeed = step * 1024 + k; // reproducible dropout masks, also after a resume
-      const { value, grads: g } = tf.variableGrads(() => trainingLoss(model, b, count), vars);
+      const { value, grads: g } = tf.variableGrads(f, vars);
       loss += value.dataSync()[0];
       for (const [varName, t] of Object.entries(g)) {
         const key = keyOf.get(varName)!;
@@ -106,7 +117,7 @@ export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer:
   }
   const lr = learningRate(optimizer.config, step);
   optimizer.apply(trainable, grads, lr, clipScale(gradNorm, optimizer.config.clipNorm));
-  return { loss, gradNorm, lr, tokens: micro.reduce((n, b) => n + b.batch * b.seq, 0), trainedTokens: count };
+  return { loss, gradNorm, lr };
 }
 
 /** Where the data stream is: epoch and the next row of that epoch's shuffled order. */

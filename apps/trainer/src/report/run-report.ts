@@ -3,14 +3,16 @@ import type { TrainerConfig } from '../config';
 import type { MetricPoint, RunContext } from '../run-context';
 import type { DataSummary } from '../stages/data';
 import type { PretrainResult } from '../stages/pretrain';
+import type { RerankResult } from '../stages/rerank';
 import type { SftResult } from '../stages/sft';
 import { dataReportMarkdown } from './data-report';
+import { rerankReportJson, rerankReportMarkdown } from './rerank-report';
 import { lineChartSvg } from './svg';
 
 const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 
 /** report.json: the run's numbers, with the evaluation keys under sft.eval. */
-export function buildReport(ctx: RunContext, o: { seconds: number; backend: unknown; data: DataSummary; pretrain?: PretrainResult['summary']; pretrainPlain?: PretrainResult['summary']; sft?: SftResult; registry?: unknown }) {
+export function buildReport(ctx: RunContext, o: { seconds: number; backend: unknown; data?: DataSummary; pretrain?: PretrainResult['summary']; pretrainPlain?: PretrainResult['summary']; sft?: SftResult; rerank?: RerankResult; registry?: unknown }) {
   const e = o.sft?.evals;
   const sftEval = e && {
     heldout: Object.fromEntries(Object.entries(e).map(([k, v]) => [k === 'sft' ? 'tuned' : k, v.heldout])),
@@ -46,6 +48,7 @@ export function buildReport(ctx: RunContext, o: { seconds: number; backend: unkn
     ...(o.pretrain ? { pretrain: o.pretrain } : {}),
     ...(o.pretrainPlain ? { pretrainPlain: o.pretrainPlain } : {}),
     ...(o.sft ? { sft: { runs: o.sft.runs, eval: sftEval, samples: o.sft.samples } } : {}),
+    ...(o.rerank ? { rerank: rerankReportJson(o.rerank) } : {}),
     registry: o.registry,
   };
 }
@@ -68,7 +71,7 @@ export async function writeCharts(ctx: RunContext, metrics: MetricPoint[]): Prom
   return written;
 }
 
-export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: string[]): string {
+export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: string[], rerank?: RerankResult): string {
   const out: string[] = [`# Run ${r.run}`, '', `Preset \`${config.preset}\`, stages ${config.stages.join(', ')}, ${(r.seconds / 60).toFixed(1)} min, backend: ${JSON.stringify(r.backend)}.`, ''];
   if (r.pretrain) {
     const p = r.pretrain;
@@ -98,7 +101,8 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
     out.push('', '### Samples: the same prompt to the base and the tuned model', '');
     for (const s of r.sft.samples) out.push(`**${s.prompt.split('\n')[0]}**`, '', `- base: \`${s.base.replace(/\n/g, '⏎').slice(0, 200)}\``, `- tuned: \`${s.tuned.replace(/\n/g, '⏎').slice(0, 200)}\``, '');
   }
+  if (rerank) out.push(rerankReportMarkdown(rerank));
   if (charts.length) out.push('## Loss curves', '', ...charts.map((c) => `![${c}](${c})`), '');
-  out.push(dataReportMarkdown(r.data));
+  if (r.data) out.push(dataReportMarkdown(r.data));
   return out.join('\n');
 }

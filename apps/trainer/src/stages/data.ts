@@ -1,10 +1,11 @@
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  DataError, buildDefaultCorpus, datasetStatistics, padExamples, explainLabels, mixSources, packExamples, prepareExamples, readDataset,
+  DataError, buildDefaultCorpus, buildFactRetrieval, datasetStatistics, padExamples, explainLabels, mixSources, packExamples, prepareExamples, readDataset,
   saveTokenizer, trainByteLevelBpe, type ChatTemplate, type DatasetStatistics, type Example, type MixReport,
   type DefaultCorpus, type PackingReport, type PrepareReport, type ReadReport, type TextTokenizer, type TokenizedExample,
 } from '@tunekit/data';
+import { DEFAULT_FORMAT } from '@tunekit/rerank';
 import type { TrainerConfig } from '../config';
 import { log, progress } from '../progress';
 import { histogramSvg } from '../report/svg';
@@ -59,6 +60,7 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
   const tokenizerTexts = given ? [] : [
     ...corpus.pretraining({ exposures: config.tokenizer.trainExposures, seed: config.seed + 1, style: data.pretrainStyle }),
     ...corpus.train.flatMap((c) => c.messages.map((m) => m.content)),
+    ...(config.stages.includes('rerank') ? rerankTexts(config) : []),
   ];
   const tokenizer = given ?? trainByteLevelBpe(tokenizerTexts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: sequence.maxLength });
   await saveTokenizer(tokenizer, path.join(runDir, 'tokenizer'));
@@ -150,6 +152,21 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
     await writeFile(path.join(dataDir, `lengths-${name}.svg`), histogramSvg(`${name}: tokens per example`, s.lengthHistogram.edges, s.lengthHistogram.counts, 'tokens'));
   }
   return { corpus, tokenizer, template, pretraining: pretraining.examples, plainPretraining, perplexity: perplexity.examples, sft: mixture.items, sftVariants, heldOut: heldOut.examples, summary };
+}
+
+/**
+ * What the reranker will read, for the tokenizer: its fixed wording (as often as a training run
+ * repeats it, so it gets whole-word tokens) and the retrieval collection's passages and questions.
+ */
+function rerankTexts(config: TrainerConfig): string[] {
+  const facts = buildFactRetrieval({ seed: config.seed, heldOutFraction: config.data.heldOutFraction });
+  const frame = `${DEFAULT_FORMAT.system}\n<Instruct>: ${DEFAULT_FORMAT.defaultInstruction}\n<Query>: \n<Document>: `;
+  return [
+    ...Array.from({ length: 200 }, () => frame),
+    ...[...facts.corpus.values()].map((d) => d.text),
+    ...[...facts.train.queries.values()].map((q) => q.text),
+    ...facts.train.pairs.flatMap((p) => [p.query, p.original.instruction, p.altered.instruction]),
+  ];
 }
 
 /** One example per task type, with its labels drawn, for the report. */

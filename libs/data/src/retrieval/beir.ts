@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access, readdir } from 'node:fs/promises';
+import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
@@ -15,6 +15,8 @@ export interface BeirDocument {
 export interface BeirQuery {
   id: string;
   text: string;
+  /** What counts as relevant for this query (FollowIR's `instruction`); the reranker's default when absent. */
+  instruction?: string;
   metadata?: Record<string, unknown>;
 }
 
@@ -29,7 +31,12 @@ export interface BeirCollection {
 }
 
 const docRow = z.object({ _id: z.union([z.string(), z.number()]).transform(String), title: z.string().optional().default(''), text: z.string({ error: 'must be a string' }) });
-const queryRow = z.object({ _id: z.union([z.string(), z.number()]).transform(String), text: z.string({ error: 'must be a string' }), metadata: z.record(z.string(), z.unknown()).optional() });
+const queryRow = z.object({
+  _id: z.union([z.string(), z.number()]).transform(String),
+  text: z.string({ error: 'must be a string' }),
+  instruction: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** Reads a BEIR collection directory: `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`. */
 export async function readBeir(dir: string, options: { split?: string } = {}): Promise<BeirCollection> {
@@ -37,7 +44,9 @@ export async function readBeir(dir: string, options: { split?: string } = {}): P
   const corpus = new Map<string, BeirDocument>();
   for (const row of await readRows(path.join(dir, 'corpus.jsonl'), docRow)) corpus.set(row._id, { id: row._id, title: row.title, text: row.text });
   const queries = new Map<string, BeirQuery>();
-  for (const row of await readRows(path.join(dir, 'queries.jsonl'), queryRow)) queries.set(row._id, { id: row._id, text: row.text, ...(row.metadata ? { metadata: row.metadata } : {}) });
+  for (const row of await readRows(path.join(dir, 'queries.jsonl'), queryRow)) {
+    queries.set(row._id, { id: row._id, text: row.text, ...(row.instruction ? { instruction: row.instruction } : {}), ...(row.metadata ? { metadata: row.metadata } : {}) });
+  }
   const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
   try {
     await access(qrelsFile);
@@ -95,4 +104,15 @@ export async function readQrels(file: string): Promise<Qrels> {
     qrels.get(qid)!.set(did, value);
   }
   return qrels;
+}
+
+/** Writes a collection in BEIR's layout (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`), readable by `readBeir`. */
+export async function writeBeir(dir: string, c: Omit<BeirCollection, 'name'>, options: { split?: string } = {}): Promise<void> {
+  await mkdir(path.join(dir, 'qrels'), { recursive: true });
+  const lines = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  await writeFile(path.join(dir, 'corpus.jsonl'), lines([...c.corpus.values()].map((d) => ({ _id: d.id, title: d.title, text: d.text }))));
+  await writeFile(path.join(dir, 'queries.jsonl'), lines([...c.queries.values()].map((q) => ({ _id: q.id, text: q.text, ...(q.instruction ? { instruction: q.instruction } : {}), ...(q.metadata ? { metadata: q.metadata } : {}) }))));
+  const qrels = ['query-id\tcorpus-id\tscore'];
+  for (const [qid, docs] of c.qrels) for (const [did, grade] of docs) qrels.push(`${qid}\t${did}\t${grade}`);
+  await writeFile(path.join(dir, 'qrels', `${options.split ?? 'test'}.tsv`), qrels.join('\n') + '\n');
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "evaluation_examples" ADD COLUMN "metrics" jsonb;

@@ -1,0 +1,125 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { trainByteLevelBpe } from '@tunekit/data';
+import { DEFAULT_OPTIMIZER, Llama, addLora, parseConfig, selectBackend } from '@tunekit/model';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HEAD_WEIGHT, Reranker, evaluateGroups, trainReranker, type RankingGroup } from './index';
+
+const COLORS = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'orange', 'purple'];
+const tokenizer = trainByteLevelBpe(Array.from({ length: 40 }, (_, i) => `yes no find the ${COLORS[i % 8]} one, a ${COLORS[(i + 3) % 8]} thing. Judge whether the Document meets the Query.`), { vocabSize: 420 });
+const config = parseConfig({ model_type: 'qwen3', vocab_size: tokenizer.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true, max_position_embeddings: 256 });
+const pairs = [
+  { query: 'find red', document: 'the red one' },
+  { query: 'find red', document: 'a blue thing, long and with more words than the others' },
+  { query: 'find red', document: 'the green one' },
+  { query: 'find blue', instruction: 'Only blue counts.', document: 'the blue one' },
+  { query: 'find red', document: 'the yellow one' },
+];
+/** Groups whose positive is the red document, with three other colours as negatives: learnable only by reading the documents. */
+const groups = (n: number, seed: number): RankingGroup[] => Array.from({ length: n }, (_, i) => {
+  const others = COLORS.filter((x) => x !== 'red');
+  return { query: 'find red', positive: 'the red one', negatives: [0, 1, 2].map((k) => `the ${others[(i + k * 2 + seed) % 7]} one`) };
+});
+
+describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
+  beforeAll(async () => {
+    await selectBackend(backend);
+  });
+
+  it('renders instruction, query and document with the chat template, cutting only the document', () => {
+    const r = Reranker.create(Llama.init(config, 1), tokenizer, { maxDocTokens: 6 });
+    const long = 'the red one and the blue one and the green one and more';
+    const e = r.encode({ query: 'find red', document: long });
+    const text = tokenizer.decode(e.ids);
+    expect(text).toContain('<|im_start|>system\nJudge whether the Document meets the requirements');
+    expect(text).toContain(`<Instruct>: ${r.config.defaultInstruction}\n<Query>: find red\n<Document>: the red`);
+    expect(text.endsWith('<|im_end|>\n<|im_start|>assistant\n')).toBe(true);
+    expect(e.truncatedTokens).toBe(tokenizer.encode(long).length - 6);
+    expect(long.startsWith(/<Document>: (.*)<\|im_end\|>/.exec(text)![1])).toBe(true);
+    const longQuery = 'find red '.repeat(80);
+    expect(r.encode({ query: longQuery.slice(0, 200), document: long }).ids.length).toBeGreaterThan(60);
+    expect(() => r.encode({ query: longQuery.repeat(3), document: 'x' })).toThrow(/instruction and query take .* never truncated/);
+    // a document that fits its own budget but not the context is cut to what fits
+    const tight = Reranker.create(Llama.init(config, 1), tokenizer, { maxDocTokens: 128, maxLength: 200 });
+    const cut = tight.encode({ query: 'find red', document: long.repeat(10) });
+    expect(cut.ids.length).toBeLessThanOrEqual(200);
+    expect(cut.ids.length).toBeGreaterThan(195);
+    expect(cut.truncatedTokens).toBeGreaterThan(0);
+  });
+
+  it('scores yes/no as logit(yes) − logit(no) at the last token, the same with and without the prefix cache', () => {
+    const model = Llama.init(config, 2);
+    const r = Reranker.create(model, tokenizer);
+    const direct = pairs.map((p) => {
+      const ids = r.encode(p).ids;
+      const logits = model.forward({ inputIds: Int32Array.from(ids), batch: 1, seq: ids.length });
+      const last = logits.slice([0, ids.length - 1, 0], [1, 1, -1]).dataSync();
+      logits.dispose();
+      return last[tokenizer.encode(r.config.yesToken!)[0]] - last[tokenizer.encode(r.config.noToken!)[0]];
+    });
+    const cached = r.score(pairs, { batchSize: 2 });
+    const plain = r.score(pairs, { prefixCache: false });
+    for (let i = 0; i < pairs.length; i++) {
+      expect(cached[i]).toBeCloseTo(direct[i], 4);
+      expect(plain[i]).toBeCloseTo(direct[i], 4);
+    }
+    const before = tf.memory().numTensors;
+    r.score(pairs);
+    r.score(pairs, { prefixCache: false });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('saves and loads, in both modes, with the same scores', async () => {
+    for (const mode of ['yes_no', 'head'] as const) {
+      const r = Reranker.create(Llama.init(config, 3), tokenizer, { mode, maxDocTokens: 64 }, 5);
+      expect(r.model.params.has(HEAD_WEIGHT)).toBe(mode === 'head');
+      const dir = await mkdtemp(path.join(tmpdir(), `reranker-${mode}-`));
+      await r.save(dir);
+      const loaded = await Reranker.load(dir);
+      expect(loaded.config).toEqual(r.config);
+      const [a, b] = [r.score(pairs), loaded.score(pairs)];
+      for (let i = 0; i < pairs.length; i++) expect(b[i]).toBeCloseTo(a[i], 6);
+      loaded.dispose();
+      r.dispose();
+    }
+    await expect(Reranker.load(tmpdir())).rejects.toThrow(/not a reranker directory/);
+  });
+
+  it.runIf(backend === 'wasm').each(['listwise', 'pointwise', 'pairwise'] as const)('learns what its groups reward with the %s loss', async (loss) => {
+    const r = Reranker.create(Llama.init(config, 4), tokenizer, { mode: loss === 'listwise' ? 'yes_no' : 'head' }, 4);
+    const heldOut = groups(16, 3);
+    const before = evaluateGroups(r, heldOut, loss);
+    await trainReranker({ reranker: r, groups: groups(64, 0), loss, steps: 40, groupsPerStep: 8, microGroups: 4, seed: 1, optimizer: { ...DEFAULT_OPTIMIZER, lr: 3e-3, warmupSteps: 4, totalSteps: 40, weightDecay: 0 } });
+    const after = evaluateGroups(r, heldOut, loss);
+    expect(after.loss).toBeLessThan(before.loss);
+    expect(after.accuracy).toBeGreaterThanOrEqual(0.9);
+    r.dispose();
+  });
+
+  it('resumes exactly from a checkpoint (head and LoRA adapters included), without leaking tensors', async () => {
+    const run = async (steps: number, resumeFrom?: string, checkpointDir?: string) => {
+      const model = Llama.init(config, 6);
+      const r = Reranker.create(model, tokenizer, { mode: 'head' }, 6);
+      const trainable = new Map([...addLora(model, { r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'] }, 7), [HEAD_WEIGHT, model.p(HEAD_WEIGHT)]]);
+      const before = tf.memory().numTensors;
+      const result = await trainReranker({
+        reranker: r, groups: groups(20, 1), loss: 'listwise', steps, groupsPerStep: 2, microGroups: 1, seed: 2, trainable,
+        optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-2, warmupSteps: 1, totalSteps: 4 }, checkpointDir, checkpointEvery: 2, resumeFrom,
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      const values = new Map([...trainable].map(([k, v]) => [k, v.dataSync().slice()]));
+      r.dispose();
+      return { values, result };
+    };
+    const dir = await mkdtemp(path.join(tmpdir(), 'rerank-ckpt-'));
+    const straight = await run(4);
+    const first = await run(2, undefined, dir);
+    const resumed = await run(4, first.result.lastCheckpoint);
+    for (const [k, v] of straight.values) {
+      const w = resumed.values.get(k)!;
+      expect(Math.max(...v.map((x, i) => Math.abs(x - w[i]))), k).toBeLessThanOrEqual(1e-5);
+    }
+  });
+});

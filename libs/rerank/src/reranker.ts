@@ -1,0 +1,220 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Rng, TextTokenizer, saveTokenizer, type ChatTemplate } from '@tunekit/data';
+import { Llama, gatherRows, loadModel, saveModel, variableOf, type KVCache } from '@tunekit/model';
+import { DEFAULT_FORMAT, InputError, encodePair, type EncodedPair, type RerankFormat, type RerankPair } from './format';
+
+/**
+ * The instruction-following reranker: a decoder language model that reads (instruction, query,
+ * document) rendered with its chat template and scores relevance at the last token, either as
+ * logit("yes") − logit("no") (Qwen3-Reranker's way; no new weights) or with a linear head on the
+ * final hidden state (`score.weight` [1, hidden], as HF's *ForSequenceClassification names it).
+ */
+export const SCORE_MODES = ['yes_no', 'head'] as const;
+export type ScoreMode = (typeof SCORE_MODES)[number];
+export const HEAD_WEIGHT = 'score.weight';
+
+export interface RerankerConfig extends RerankFormat {
+  mode: ScoreMode;
+  /** Answer tokens read in `yes_no` mode (each one token of the tokenizer). */
+  yesToken?: string;
+  noToken?: string;
+}
+
+export interface ScoreOptions {
+  /** Sequences per forward pass. */
+  batchSize?: number;
+  /**
+   * Pairs that share an instruction and query share the start of their tokens: run it once and
+   * reuse its keys and values for every document (default on; same scores up to float rounding).
+   */
+  prefixCache?: boolean;
+}
+
+export class Reranker {
+  readonly template: ChatTemplate;
+  private readonly yesId: number;
+  private readonly noId: number;
+
+  private constructor(readonly model: Llama, readonly tokenizer: TextTokenizer, readonly config: RerankerConfig) {
+    this.template = tokenizer.chatTemplate();
+    this.yesId = config.mode === 'yes_no' ? singleToken(tokenizer, config.yesToken ?? '') : -1;
+    this.noId = config.mode === 'yes_no' ? singleToken(tokenizer, config.noToken ?? '') : -1;
+    if (config.mode === 'head' && !model.params.has(HEAD_WEIGHT)) throw new Error(`head mode needs ${HEAD_WEIGHT} in the model`);
+  }
+
+  /** A reranker on top of a (tuned) chat model; head mode adds a fresh N(0, 0.02) head. */
+  static create(model: Llama, tokenizer: TextTokenizer, options: Partial<RerankerConfig> = {}, seed = 0): Reranker {
+    const mode = options.mode ?? 'yes_no';
+    const config: RerankerConfig = {
+      ...DEFAULT_FORMAT,
+      maxLength: Math.min(DEFAULT_FORMAT.maxLength, model.config.max_position_embeddings),
+      ...options,
+      mode,
+    };
+    if (mode === 'yes_no') {
+      config.yesToken ??= pickToken(tokenizer, ['yes', 'Yes', ' yes']);
+      config.noToken ??= pickToken(tokenizer, ['no', 'No', ' no']);
+    }
+    if (mode === 'head' && !model.params.has(HEAD_WEIGHT)) {
+      const rng = new Rng(seed);
+      const h = model.config.hidden_size;
+      model.params.set(HEAD_WEIGHT, variableOf(Float32Array.from({ length: h }, () => 0.02 * gaussian(rng)), [1, h]));
+    }
+    return new Reranker(model, tokenizer, config);
+  }
+
+  /** Loads a directory written by `save` (an HF model directory with `reranker.json`). */
+  static async load(dir: string): Promise<Reranker> {
+    const file = path.join(dir, 'reranker.json');
+    let config: RerankerConfig;
+    try {
+      config = { ...DEFAULT_FORMAT, ...(JSON.parse(await readFile(file, 'utf8')) as Partial<RerankerConfig>) } as RerankerConfig;
+    } catch (err) {
+      throw new InputError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found: this is not a reranker directory (train one with the rerank stage)' : (err as Error).message}`);
+    }
+    const model = await loadModel(dir, { extra: [HEAD_WEIGHT] });
+    return new Reranker(model, await TextTokenizer.fromDirectory(dir), config);
+  }
+
+  /** Writes the model (with its head), the tokenizer files and `reranker.json`. */
+  async save(dir: string): Promise<void> {
+    await saveModel(this.model, dir);
+    await saveTokenizer(this.tokenizer, dir);
+    await writeFile(path.join(dir, 'reranker.json'), JSON.stringify(this.config, null, 2) + '\n');
+  }
+
+  encode(pair: RerankPair): EncodedPair {
+    return encodePair(this.tokenizer, this.template, this.config, pair);
+  }
+
+  /** Differentiable scores [B] of token sequences (each ends where the answer would start). */
+  scoreIds(seqs: readonly number[][]): tf.Tensor1D {
+    const B = seqs.length, T = Math.max(...seqs.map((s) => s.length));
+    const inputIds = new Int32Array(B * T).fill(this.tokenizer.padId);
+    const last = new Int32Array(B);
+    seqs.forEach((s, b) => {
+      inputIds.set(s, b * T);
+      last[b] = b * T + s.length - 1;
+    });
+    // right padding: real tokens never attend to the padding after them
+    const hidden = this.model.hidden({ inputIds, batch: B, seq: T }); // [B, T, h]
+    return this.readScores(gatherRows(hidden.reshape([B * T, -1]) as tf.Tensor2D, last)); // [B]
+  }
+
+  /** Relevance scores of pairs (raw: higher is more relevant), batched by length. */
+  score(pairs: readonly RerankPair[], o: ScoreOptions = {}): Float32Array {
+    const batchSize = o.batchSize ?? 32;
+    const encoded = pairs.map((p) => this.encode(p).ids);
+    const out = new Float32Array(pairs.length);
+    const groups = new Map<string, number[]>();
+    pairs.forEach((p, i) => {
+      const key = o.prefixCache === false ? 'all' : JSON.stringify([p.instruction ?? '', p.query]);
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    for (const members of groups.values()) {
+      const prefix = o.prefixCache === false || members.length < 2 ? 0 : commonPrefix(members.map((i) => encoded[i]));
+      const cache = prefix >= 8 ? this.prefill(encoded[members[0]].slice(0, prefix)) : undefined;
+      {
+        const order = [...members].sort((a, b) => encoded[a].length - encoded[b].length);
+        for (let i = 0; i < order.length; i += batchSize) {
+          const chunk = order.slice(i, i + batchSize);
+          const scores = cache
+            ? this.scoreWithPrefix(cache, chunk.map((j) => encoded[j].slice(prefix)))
+            : tf.tidy(() => this.scoreIds(chunk.map((j) => encoded[j])).dataSync() as Float32Array);
+          chunk.forEach((j, k) => (out[j] = scores[k]));
+        }
+      }
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+
+  private readScores(last: tf.Tensor2D): tf.Tensor1D {
+    if (this.config.mode === 'head') return tf.sum(tf.mul(last, this.model.p(HEAD_WEIGHT)), -1) as tf.Tensor1D; // [B]
+    const c = this.model.config;
+    const table = this.model.p(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // [V, h]
+    const direction = tf.sub(tf.slice(table, [this.yesId, 0], [1, c.hidden_size]), tf.slice(table, [this.noId, 0], [1, c.hidden_size])); // [1, h]
+    return tf.sum(tf.mul(last, direction), -1) as tf.Tensor1D; // [B]: logit(yes) − logit(no)
+  }
+
+  /** Keys and values of a shared prefix, computed once and kept as plain arrays. */
+  private prefill(prefix: number[]): CachedPrefix {
+    const cache: KVCache = { layers: [], segments: [], length: 0 };
+    tf.tidy(() => {
+      this.model.hidden({ inputIds: Int32Array.from(prefix), batch: 1, seq: prefix.length }, cache);
+    });
+    const layers = cache.layers.map((l) => ({ shape: l.k.shape, k: l.k.dataSync() as Float32Array, v: l.v.dataSync() as Float32Array }));
+    for (const l of cache.layers) tf.dispose([l.k, l.v]);
+    return { layers, segments: cache.segments[0], length: cache.length };
+  }
+
+  /** Scores the suffixes of sequences that all start with the cached prefix. */
+  private scoreWithPrefix(prefix: CachedPrefix, suffixes: number[][]): Float32Array {
+    const B = suffixes.length, T = Math.max(...suffixes.map((s) => s.length));
+    // one copy of the prefix per row, built in JS (tf.tile is slow on the wasm backend)
+    const repeat = (data: Float32Array, shape: number[]) => {
+      const out = new Float32Array(B * data.length);
+      for (let b = 0; b < B; b++) out.set(data, b * data.length);
+      return tf.tensor4d(out, [B, shape[1], shape[2], shape[3]]); // [B, KV, P, d]
+    };
+    const cache: KVCache = {
+      layers: prefix.layers.map((l) => ({ k: repeat(l.k, l.shape), v: repeat(l.v, l.shape) })),
+      segments: Array.from({ length: B }, () => prefix.segments),
+      length: prefix.length,
+    };
+    try {
+      return tf.tidy(() => {
+        const inputIds = new Int32Array(B * T).fill(this.tokenizer.padId);
+        const last = new Int32Array(B);
+        suffixes.forEach((s, b) => {
+          inputIds.set(s, b * T);
+          last[b] = b * T + s.length - 1;
+        });
+        const hidden = this.model.hidden({ inputIds, batch: B, seq: T }, cache); // [B, T, h]
+        return this.readScores(gatherRows(hidden.reshape([B * T, -1]) as tf.Tensor2D, last)).dataSync() as Float32Array;
+      });
+    } finally {
+      for (const l of cache.layers) tf.dispose([l.k, l.v]);
+    }
+  }
+}
+
+/** A shared prefix's keys and values per layer ([1, KV, P, d] each, as arrays). */
+interface CachedPrefix {
+  layers: { shape: number[]; k: Float32Array; v: Float32Array }[];
+  segments: Int32Array;
+  length: number;
+}
+
+/** Length of the token prefix all sequences share, leaving at least one token of each to feed. */
+function commonPrefix(seqs: number[][]): number {
+  let n = Math.min(...seqs.map((s) => s.length)) - 1;
+  const first = seqs[0];
+  for (const s of seqs) {
+    let i = 0;
+    while (i < n && s[i] === first[i]) i++;
+    n = i;
+  }
+  return n;
+}
+
+function singleToken(tokenizer: TextTokenizer, token: string): number {
+  const ids = tokenizer.encode(token);
+  if (ids.length !== 1) throw new InputError(`answer token ${JSON.stringify(token)} is ${ids.length} tokens in this tokenizer; choose one that is a single token`);
+  return ids[0];
+}
+
+function pickToken(tokenizer: TextTokenizer, candidates: string[]): string {
+  const found = candidates.find((c) => tokenizer.encode(c).length === 1);
+  if (!found) throw new InputError(`none of ${candidates.map((c) => JSON.stringify(c)).join(', ')} is a single token in this tokenizer; use head mode or name the answer tokens`);
+  return found;
+}
+
+function gaussian(rng: Rng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+}
