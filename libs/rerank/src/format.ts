@@ -6,6 +6,8 @@ export interface RerankPair {
   instruction?: string;
   query: string;
   document: string;
+  /** A smaller document budget for this pair (a request's `max_tokens_per_doc`). */
+  maxDocTokens?: number;
 }
 
 /** How a pair is written for the model; saved with the reranker (`reranker.json`). */
@@ -61,7 +63,7 @@ export function encodePair(tokenizer: TextTokenizer, template: ChatTemplate, for
     throw new InputError(`the instruction and query take ${frame} tokens with the template, more than the reranker's ${format.maxLength}; shorten the query or instruction (they are never truncated)`);
   }
   const { ids: docIds, offsets } = tokenizer.encodeWithOffsets(pair.document);
-  let budget = Math.min(format.maxDocTokens, format.maxLength - frame);
+  let budget = Math.min(format.maxDocTokens, pair.maxDocTokens ?? Infinity, format.maxLength - frame);
   for (;;) {
     const kept = Math.min(budget, docIds.length);
     const ids = render(kept === docIds.length ? pair.document : pair.document.slice(0, kept > 0 ? offsets[2 * kept - 1] : 0));

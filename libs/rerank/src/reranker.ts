@@ -105,8 +105,14 @@ export class Reranker {
 
   /** Relevance scores of pairs (raw: higher is more relevant), batched by length. */
   score(pairs: readonly RerankPair[], o: ScoreOptions = {}): Float32Array {
+    return this.scoreDetailed(pairs, o).scores;
+  }
+
+  /** Scores with each pair's input length and the tokens cut from its document. */
+  scoreDetailed(pairs: readonly RerankPair[], o: ScoreOptions = {}): { scores: Float32Array; inputTokens: Int32Array; truncatedTokens: Int32Array } {
     const batchSize = o.batchSize ?? 32;
-    const encoded = pairs.map((p) => this.encode(p).ids);
+    const encodings = pairs.map((p) => this.encode(p));
+    const encoded = encodings.map((e) => e.ids);
     const out = new Float32Array(pairs.length);
     const groups = new Map<string, number[]>();
     pairs.forEach((p, i) => {
@@ -127,7 +133,7 @@ export class Reranker {
         }
       }
     }
-    return out;
+    return { scores: out, inputTokens: Int32Array.from(encoded, (ids) => ids.length), truncatedTokens: Int32Array.from(encodings, (e) => e.truncatedTokens) };
   }
 
   dispose(): void {
