@@ -5,10 +5,13 @@ export const USAGE = `Usage: nx run trainer:train [-- options]
 
   --preset default|smoke         sizes and budgets (default: default)
   --config FILE.json             options as JSON (same keys as resolved config.json)
-  --stages data                  stages to run, comma-separated
+  --stages data,pretrain,sft,rerank   stages to run, comma-separated (default: all)
   --seed N                       seed for data, splits and mixtures
   --backend auto|tensorflow-gpu|tensorflow|wasm|cpu
-  --from DIR                     start from a Hugging Face model directory instead of pre-training
+  --from DIR                     start from an existing model instead of pre-training: a Hugging Face model
+                                 directory, a run directory (its tuned/ model) or, with --stages rerank, a reranker
+  --collection DIR               a BEIR collection for the rerank stage (adapted with synthetic queries from its
+                                 documents, evaluated on its judged queries); repeatable
   --resume RUN_DIR               continue a stopped or killed run from its last checkpoint
   --output-dir DIR               where run directories go (default: runs)
   --data FILE[:WEIGHT]           extra instruction data (JSON/JSONL, any format); repeatable
@@ -34,7 +37,7 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
       strict: true,
       options: {
         preset: { type: 'string' }, config: { type: 'string' }, stages: { type: 'string' }, seed: { type: 'string' },
-        backend: { type: 'string' }, from: { type: 'string' }, resume: { type: 'string' },
+        backend: { type: 'string' }, from: { type: 'string' }, resume: { type: 'string' }, collection: { type: 'string', multiple: true },
         'output-dir': { type: 'string' }, data: { type: 'string', multiple: true }, 'replay-weight': { type: 'string' },
         'pretrain-exposures': { type: 'string' }, 'held-out-fraction': { type: 'string' }, 'vocab-size': { type: 'string' },
         'max-length': { type: 'string' }, masking: { type: 'string' }, 'no-packing': { type: 'boolean' },
@@ -67,6 +70,7 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
   put('backend', v.backend);
   put('from', v.from);
   put('resume', v.resume);
+  put('rerank.collections', v.collection);
   put('data.sources', v.data?.map(parseSource));
   put('data.replayWeight', num('replay-weight', v['replay-weight']));
   put('data.pretrainExposures', num('pretrain-exposures', v['pretrain-exposures']));

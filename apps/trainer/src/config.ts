@@ -60,7 +60,7 @@ export const trainerConfig = z.strictObject({
     /** Weight of the default instruction corpus in the mixture (0 leaves it out). */
     defaultWeight: z.number().nonnegative().default(1),
     /** Weight of pre-training prose replayed inside the instruction mixture (0 = no replay). */
-    replayWeight: z.number().nonnegative().default(0.1),
+    replayWeight: z.number().nonnegative().default(0.3),
     onError: z.enum(['stop', 'skip']).default('stop'),
   }).prefault({}),
   tokenizer: z.strictObject({

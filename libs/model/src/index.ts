@@ -1,6 +1,6 @@
 export { BACKENDS, describeBackend, selectBackend, type BackendChoice, type BackendName } from './backend';
 export { parseConfig, toHfConfig, type LlamaConfig } from './config';
-export { Llama, parameterShapes, variableOf, type Adapter, type KVCache, type ModelInputs } from './llama';
+export { Llama, parameterShapes, variableOf, type Adapter, type KVCache, type ModelInputs, type PrefixKV } from './llama';
 export { gatherRows } from './ops';
 export { loadModel, saveModel } from './checkpoint';
 export { readModelWeights, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';

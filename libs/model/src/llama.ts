@@ -20,6 +20,15 @@ export interface ModelInputs {
   segmentIds?: Int32Array; // [B·T]
 }
 
+/**
+ * Keys and values of a shared prefix that stay part of the computation (gradients flow into them),
+ * one row per input row: for training on many continuations of one prefix at the cost of one.
+ */
+export interface PrefixKV {
+  layers: { k: tf.Tensor4D; v: tf.Tensor4D }[]; // each [B, KV, P, d]
+  segments: Int32Array[]; // per row: segment id of each prefix position (0 = padding)
+}
+
 /** Keys and values of earlier positions, for generation. */
 export interface KVCache {
   layers: { k: tf.Tensor4D; v: tf.Tensor4D }[]; // each [B, KV, Tpast, d]
@@ -138,16 +147,19 @@ export class Llama {
 
   /**
    * Final hidden states [B, T, hidden] (after the last norm). With a cache, the inputs continue the
-   * cached positions and the cache is extended in place.
+   * cached positions and the cache is extended in place. With `prefix`, the inputs continue a
+   * differentiable prefix (give position ids that continue it); `collect` receives each layer's
+   * keys and values (after RoPE), to be a later call's prefix.
    */
-  hidden(inputs: ModelInputs, cache?: KVCache): tf.Tensor3D {
+  hidden(inputs: ModelInputs, cache?: KVCache, o: { prefix?: PrefixKV; collect?: { k: tf.Tensor4D; v: tf.Tensor4D }[] } = {}): tf.Tensor3D {
     const c = this.config;
     const { batch: B, seq: T } = inputs;
     const H = c.num_attention_heads, KV = c.num_key_value_heads, d = c.head_dim;
-    const past = cache?.length ?? 0;
+    if (cache && o.prefix) throw new Error('hidden: a cache and a prefix cannot be combined');
+    const past = cache?.length ?? o.prefix?.layers[0].k.shape[2] ?? 0;
     const positions = inputs.positionIds ?? defaultPositions(B, T, past);
     const segments = inputs.segmentIds ?? new Int32Array(B * T).fill(1);
-    const bias = attentionBias(B, T, past, segments, cache?.segments);
+    const bias = attentionBias(B, T, past, segments, cache?.segments ?? o.prefix?.segments);
     const { cos, sin } = ropeTables(positions, B, T, d, c.rope_theta);
     const heads = (x: tf.Tensor, n: number) => tf.transpose(x.reshape([B, T, n, d]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, d]
 
@@ -173,6 +185,11 @@ export class Llama {
           layer.v.dispose();
         }
         cache.layers[i] = { k: tf.keep(k), v: tf.keep(v) };
+      }
+      o.collect?.push({ k, v });
+      if (o.prefix) {
+        k = tf.concat([o.prefix.layers[i].k, k], 2) as tf.Tensor4D; // [B, KV, P+T, d]
+        v = tf.concat([o.prefix.layers[i].v, v], 2) as tf.Tensor4D;
       }
       const y = attention(q, k, v, bias, 1 / Math.sqrt(d)); // [B, H, T, d]
       const merged = tf.transpose(y, [0, 2, 1, 3]).reshape([B, T, H * d]); // [B, T, H·d]

@@ -3,6 +3,7 @@ import type { Bm25Index } from './bm25';
 import { documentText } from './groups';
 import { evaluateRun, type Evaluation } from './metrics';
 import { pMrr, type PMrrResult } from './pmrr';
+import { InputError } from './format';
 import type { Reranker, ScoreOptions } from './reranker';
 
 export interface EvalQuery {
@@ -16,13 +17,26 @@ export function firstStage(index: Bm25Index, queries: readonly EvalQuery[], dept
   return new Map(queries.map((q) => [q.id, index.search(q.text, depth)]));
 }
 
-/** Scores every (query, candidate) of a first-stage run with the reranker. */
-export function rerankRun(reranker: Reranker, corpus: Map<string, BeirDocument>, queries: readonly EvalQuery[], candidates: Run, o: ScoreOptions & { onQuery?: (done: number, pairs: number) => void } = {}): Run {
+/**
+ * Scores every (query, candidate) of a first-stage run with the reranker. A query whose instruction
+ * and query alone do not fit the model's context keeps the first stage's order, and is reported
+ * through `onFallback`.
+ */
+export function rerankRun(reranker: Reranker, corpus: Map<string, BeirDocument>, queries: readonly EvalQuery[], candidates: Run, o: ScoreOptions & { onQuery?: (done: number, pairs: number) => void; onFallback?: (query: string, reason: string) => void } = {}): Run {
   const run: Run = new Map();
   let pairs = 0;
   queries.forEach((q, i) => {
-    const docs = [...(candidates.get(q.id)?.keys() ?? [])];
-    const scores = reranker.score(docs.map((d) => ({ instruction: q.instruction, query: q.text, document: documentText(corpus.get(d)!) })), o);
+    const first = candidates.get(q.id) ?? new Map<string, number>();
+    const docs = [...first.keys()];
+    let scores: Float32Array;
+    try {
+      scores = reranker.score(docs.map((d) => ({ instruction: q.instruction, query: q.text, document: documentText(corpus.get(d)!) })), o);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      o.onFallback?.(q.id, err.message);
+      run.set(q.id, new Map(first));
+      return;
+    }
     run.set(q.id, new Map(docs.map((d, k) => [d, scores[k]])));
     pairs += docs.length;
     o.onQuery?.(i + 1, pairs);

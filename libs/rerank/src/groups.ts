@@ -42,10 +42,11 @@ export function documentText(d: BeirDocument): string {
 }
 
 /**
- * One group per query: a relevant document (the highest grade, ties drawn at random) and hard
- * negatives — first the query's preferred negatives, then BM25 results sampled from the rank range,
- * never a judged-relevant document or a near-duplicate of the positive, topped up at random when
- * the range runs short.
+ * One group per query: a relevant document (drawn with probability proportional to its grade, so
+ * that lower-grade relevant documents are not only ever seen as absent) and hard negatives — first
+ * the query's preferred negatives, then BM25 results sampled from the rank range, never a
+ * judged-relevant document or a near-duplicate of the positive, topped up at random when the range
+ * runs short.
  */
 export function buildGroups(queries: readonly TrainingQuery[], corpus: Map<string, BeirDocument>, index: Bm25Index, o: MiningOptions): { groups: RankingGroup[]; report: GroupReport } {
   const [from, to] = o.ranks ?? [3, 50];
@@ -60,8 +61,8 @@ export function buildGroups(queries: readonly TrainingQuery[], corpus: Map<strin
       report.withoutPositive.push(q.id);
       continue;
     }
-    const best = Math.max(...relevant.map(([, g]) => g));
-    const positiveId = rng.pick(relevant.filter(([, g]) => g === best))[0];
+    let draw = rng.next() * relevant.reduce((n, [, g]) => n + g, 0);
+    const positiveId = (relevant.find(([, g]) => (draw -= g) < 0) ?? relevant.at(-1)!)[0];
     const positive = corpus.get(positiveId)!;
     const words = new Set(analyze(documentText(positive), { stem: false, stopWords: false }));
     const usable = (d: string) => {

@@ -2,14 +2,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { trainByteLevelBpe } from '@tunekit/data';
-import { DEFAULT_OPTIMIZER, Llama, addLora, parseConfig, selectBackend } from '@tunekit/model';
+import { DEFAULT_OPTIMIZER, Llama, addLora, selectBackend } from '@tunekit/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HEAD_WEIGHT, Reranker, evaluateGroups, trainReranker, type RankingGroup } from './index';
-
-const COLORS = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'orange', 'purple'];
-const tokenizer = trainByteLevelBpe(Array.from({ length: 40 }, (_, i) => `yes no find the ${COLORS[i % 8]} one, a ${COLORS[(i + 3) % 8]} thing. Judge whether the Document meets the Query.`), { vocabSize: 420 });
-const config = parseConfig({ model_type: 'qwen3', vocab_size: tokenizer.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true, max_position_embeddings: 256 });
+import { COLORS, tinyConfig as config, tinyTokenizer as tokenizer } from './testing/tiny';
 const pairs = [
   { query: 'find red', document: 'the red one' },
   { query: 'find red', document: 'a blue thing, long and with more words than the others' },
@@ -69,6 +65,24 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     r.score(pairs);
     r.score(pairs, { prefixCache: false });
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('scores groups through a shared prefix with the values and gradients of full sequences', () => {
+    for (const mode of ['yes_no', 'head'] as const) {
+      const r = Reranker.create(Llama.init(config, 8), tokenizer, { mode }, 8);
+      const groups = [[pairs[0], pairs[1], pairs[2]], [pairs[3], { ...pairs[3], document: 'the red one' }]].map((g) => g.map((p) => r.encode(p).ids));
+      const vars = [...r.model.params.values()];
+      const full = tf.variableGrads(() => tf.sum(tf.mul(r.scoreIds(groups.flat()), tf.tensor1d([1, -2, 3, 0.5, -1]))) as tf.Scalar, vars);
+      const shared = tf.variableGrads(() => tf.sum(tf.mul(r.scoreGroups(groups), tf.tensor1d([1, -2, 3, 0.5, -1]))) as tf.Scalar, vars);
+      expect(shared.value.dataSync()[0]).toBeCloseTo(full.value.dataSync()[0], 4);
+      for (const [name, g] of Object.entries(full.grads)) {
+        const a = g.dataSync(), b = shared.grads[name].dataSync();
+        const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
+        expect(Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i]))) / scale, `${mode} ${name}`).toBeLessThan(1e-3);
+      }
+      tf.dispose([full.value, shared.value, ...Object.values(full.grads), ...Object.values(shared.grads)]);
+      r.dispose();
+    }
   });
 
   it('saves and loads, in both modes, with the same scores', async () => {

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, TextTokenizer, saveTokenizer, type ChatTemplate } from '@tunekit/data';
-import { Llama, gatherRows, loadModel, saveModel, variableOf, type KVCache } from '@tunekit/model';
+import { Llama, gatherRows, loadModel, saveModel, variableOf, type KVCache, type PrefixKV } from '@tunekit/model';
 import { DEFAULT_FORMAT, InputError, encodePair, type EncodedPair, type RerankFormat, type RerankPair } from './format';
 
 /**
@@ -101,6 +101,44 @@ export class Reranker {
     // right padding: real tokens never attend to the padding after them
     const hidden = this.model.hidden({ inputIds, batch: B, seq: T }); // [B, T, h]
     return this.readScores(gatherRows(hidden.reshape([B * T, -1]) as tf.Tensor2D, last)); // [B]
+  }
+
+  /**
+   * Differentiable scores of groups of sequences that share a start (a query's candidates): each
+   * group's common prefix runs once, and its keys and values are broadcast to the group's rows
+   * (by a product with a one-hot matrix, so gradients flow back into the prefix). Scores [Σ rows]
+   * in group order; the same values as `scoreIds` on the full sequences.
+   */
+  scoreGroups(groups: readonly number[][][]): tf.Tensor1D {
+    const prefixes = groups.map((g) => commonPrefix(g));
+    if (prefixes.some((p) => p < 4)) return this.scoreIds(groups.flat());
+    const G = groups.length, P = Math.max(...prefixes), N = groups.reduce((n, g) => n + g.length, 0);
+    const pad = this.tokenizer.padId;
+    const prefixIds = new Int32Array(G * P).fill(pad);
+    const prefixSegments = new Int32Array(G * P);
+    groups.forEach((g, i) => {
+      prefixIds.set(g[0].slice(0, prefixes[i]), i * P);
+      prefixSegments.fill(1, i * P, i * P + prefixes[i]);
+    });
+    const collected: { k: tf.Tensor4D; v: tf.Tensor4D }[] = [];
+    this.model.hidden({ inputIds: prefixIds, segmentIds: prefixSegments, batch: G, seq: P }, undefined, { collect: collected });
+    const suffixes = groups.flatMap((g, i) => g.map((s) => ({ ids: s.slice(prefixes[i]), from: prefixes[i], group: i })));
+    const T = Math.max(...suffixes.map((s) => s.ids.length));
+    const inputIds = new Int32Array(N * T).fill(pad), positionIds = new Int32Array(N * T), last = new Int32Array(N);
+    const expand = new Float32Array(N * G); // [N, G] one-hot: row → its group
+    const segments: Int32Array[] = [];
+    suffixes.forEach((s, n) => {
+      inputIds.set(s.ids, n * T);
+      for (let t = 0; t < T; t++) positionIds[n * T + t] = s.from + t;
+      last[n] = n * T + s.ids.length - 1;
+      expand[n * G + s.group] = 1;
+      segments.push(prefixSegments.subarray(s.group * P, (s.group + 1) * P));
+    });
+    const E = tf.tensor2d(expand, [N, G]);
+    const broadcast = (x: tf.Tensor4D) => tf.matMul(E, x.reshape([G, -1])).reshape([N, ...x.shape.slice(1)]) as tf.Tensor4D; // [N, KV, P, d]
+    const prefix: PrefixKV = { layers: collected.map((l) => ({ k: broadcast(l.k), v: broadcast(l.v) })), segments };
+    const hidden = this.model.hidden({ inputIds, positionIds, batch: N, seq: T }, undefined, { prefix }); // [N, T, h]
+    return this.readScores(gatherRows(hidden.reshape([N * T, -1]) as tf.Tensor2D, last)); // [N]
   }
 
   /** Relevance scores of pairs (raw: higher is more relevant), batched by length. */

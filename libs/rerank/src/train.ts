@@ -64,10 +64,10 @@ export async function trainReranker(o: RerankTrainOptions): Promise<{ steps: num
     const started = performance.now();
     const taken = takeRows(o.groups, o.groupsPerStep, state.seed, state.cursor);
     state = { ...state, cursor: taken.cursor };
-    const batches: number[][][] = [];
-    for (let i = 0; i < taken.rows.length; i += micro) batches.push(taken.rows.slice(i, i + micro).flatMap((g) => encodeGroup(reranker, g)));
+    const batches: number[][][][] = [];
+    for (let i = 0; i < taken.rows.length; i += micro) batches.push(taken.rows.slice(i, i + micro).map((g) => encodeGroup(reranker, g)));
     const n = 1 + taken.rows[0].negatives.length;
-    const losses = batches.map((seqs) => () => tf.div(rankingLoss(o.loss, reranker.scoreIds(seqs).reshape([-1, n]) as tf.Tensor2D), taken.rows.length) as tf.Scalar);
+    const losses = batches.map((groups) => () => tf.div(rankingLoss(o.loss, reranker.scoreGroups(groups).reshape([-1, n]) as tf.Tensor2D), taken.rows.length) as tf.Scalar);
     let r: { loss: number; gradNorm: number; lr: number };
     try {
       r = optimizerStep(reranker.model, losses, optimizer, trainable, state.step);
@@ -78,7 +78,7 @@ export async function trainReranker(o: RerankTrainOptions): Promise<{ steps: num
     state = { ...state, step: state.step + 1 };
     result.steps = state.step;
     result.history.push({ step: state.step, loss: r.loss });
-    o.onStep?.(state.step, { ...r, tokens: batches.flat().reduce((a, s) => a + s.length, 0), seconds: (performance.now() - started) / 1000 });
+    o.onStep?.(state.step, { ...r, tokens: batches.flat(2).reduce((a, s) => a + s.length, 0), seconds: (performance.now() - started) / 1000 });
     if (o.evalGroups?.length && o.evalEvery && (state.step % o.evalEvery === 0 || state.step === o.steps)) {
       const e = evaluateGroups(reranker, o.evalGroups, o.loss, micro);
       result.evals.push({ step: state.step, ...e });
@@ -100,7 +100,7 @@ export function evaluateGroups(reranker: Reranker, groups: readonly RankingGroup
     const chunk = groups.slice(i, i + microGroups);
     const n = 1 + chunk[0].negatives.length;
     const [l, scores] = tf.tidy(() => {
-      const s = reranker.scoreIds(chunk.flatMap((g) => encodeGroup(reranker, g))).reshape([-1, n]) as tf.Tensor2D;
+      const s = reranker.scoreGroups(chunk.map((g) => encodeGroup(reranker, g))).reshape([-1, n]) as tf.Tensor2D;
       return [rankingLoss(loss, s).dataSync()[0], s.dataSync() as Float32Array] as const;
     });
     total += l;

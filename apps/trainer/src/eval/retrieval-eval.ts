@@ -18,6 +18,8 @@ export interface RetrievalResult {
   fused: Record<string, number>;
   fusionWeight: number;
   perQuery: { id: string; text: string; metrics: Record<System, Record<string, number>> }[];
+  /** Queries too long for the model's context: ranked by BM25 in every system. */
+  fallback: string[];
   runs: Record<System, string>;
   seconds: number;
   pairsPerSecond: number;
@@ -41,7 +43,11 @@ export async function evaluateCollection(ctx: RunContext, reranker: Reranker, co
   const started = performance.now();
   const bm25 = firstStage(index, queries, depth);
   const bar = progress(`rerank eval ${name}`, queries.length);
-  const reranked = rerankRun(reranker, collection.corpus, queries, bm25, { onQuery: (done, pairs) => bar.update(done, { pairs, 'pairs/s': Math.round(pairs / ((performance.now() - started) / 1000)) }) });
+  const fallback: string[] = [];
+  const reranked = rerankRun(reranker, collection.corpus, queries, bm25, {
+    onQuery: (done, pairs) => bar.update(done, { pairs, 'pairs/s': Math.round(pairs / ((performance.now() - started) / 1000)) }),
+    onFallback: (id) => fallback.push(id),
+  });
   const scored = [...bm25.values()].reduce((n, docs) => n + docs.size, 0);
   const seconds = (performance.now() - started) / 1000;
   const fused = fuseRuns(bm25, reranked, ctx.config.rerank.fusionWeight);
@@ -56,6 +62,7 @@ export async function evaluateCollection(ctx: RunContext, reranker: Reranker, co
     files[s] = `rerank/${name}/${s}.trec`;
     await writeTrecRun(ctx.path(files[s]), runs[s], `tunekit-${s}`);
   }
+  if (fallback.length) log(`rerank eval ${name}: ${fallback.length} of ${queries.length} queries do not fit the model's ${reranker.config.maxLength}-token context with the template (the query is never cut); they keep BM25's order in every system: ${fallback.slice(0, 10).join(', ')}${fallback.length > 10 ? ', …' : ''}`);
   bar.finish(`${scored} pairs in ${seconds.toFixed(1)}s; nDCG@10 BM25 ${evaluations.bm25.mean['ndcg@10'].toFixed(3)} → reranked ${evaluations.reranked.mean['ndcg@10'].toFixed(3)} (fused ${evaluations.fused.mean['ndcg@10'].toFixed(3)})`);
   return {
     collection: name, queries: queries.length, depth,
@@ -63,7 +70,7 @@ export async function evaluateCollection(ctx: RunContext, reranker: Reranker, co
     perQuery: queries.filter((q) => evaluations.bm25.perQuery.has(q.id)).map((q) => ({
       id: q.id, text: q.text, metrics: Object.fromEntries(SYSTEMS.map((s) => [s, evaluations[s].perQuery.get(q.id)!])) as Record<System, Record<string, number>>,
     })),
-    runs: files, seconds, pairsPerSecond: scored / seconds,
+    runs: files, seconds, pairsPerSecond: scored / seconds, fallback,
   };
 }
 

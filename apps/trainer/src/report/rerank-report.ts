@@ -8,7 +8,7 @@ export function rerankReportJson(r: RerankResult) {
   const evalByCollection: Record<string, Record<string, unknown>> = {};
   for (const [name, e] of Object.entries(r.eval)) {
     evalByCollection[name] = {
-      queries: e.queries, depth: e.depth, bm25: e.bm25, reranked: e.reranked, fused: e.fused, fusion_weight: e.fusionWeight,
+      queries: e.queries, depth: e.depth, queries_over_context: e.fallback.length, bm25: e.bm25, reranked: e.reranked, fused: e.fused, fusion_weight: e.fusionWeight,
       delta: Object.fromEntries(METRICS.map((m) => [m, e.reranked[m] - e.bm25[m]])), runs: e.runs, seconds: e.seconds, pairs_per_second: e.pairsPerSecond,
     };
   }
@@ -27,7 +27,7 @@ export function rerankReportMarkdown(r: RerankResult): string {
   }
   out.push('### Retrieval: BM25 first stage, then reranked', '');
   for (const [name, e] of Object.entries(r.eval)) {
-    out.push(`**${name}**: ${e.queries} queries, top ${e.depth} from BM25, ${Math.round(e.pairsPerSecond)} pairs/s.`, '');
+    out.push(`**${name}**: ${e.queries} queries, top ${e.depth} from BM25, ${Math.round(e.pairsPerSecond)} pairs/s.${e.fallback.length ? ` ${e.fallback.length} queries are longer than the model's context (queries are never cut) and keep BM25's order in every row.` : ''}`, '');
     out.push(`| system | ${METRICS.join(' | ')} |`, `| --- |${METRICS.map(() => ' ---: |').join('')}`);
     out.push(`| BM25 | ${METRICS.map((m) => f3(e.bm25[m])).join(' | ')} |`);
     out.push(`| reranked | ${METRICS.map((m) => f3(e.reranked[m])).join(' | ')} |`);

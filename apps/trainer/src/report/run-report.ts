@@ -72,7 +72,8 @@ export async function writeCharts(ctx: RunContext, metrics: MetricPoint[]): Prom
 }
 
 export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: string[], rerank?: RerankResult): string {
-  const out: string[] = [`# Run ${r.run}`, '', `Preset \`${config.preset}\`, stages ${config.stages.join(', ')}, ${(r.seconds / 60).toFixed(1)} min, backend: ${JSON.stringify(r.backend)}.`, ''];
+  const b = r.backend as { name: string; reason: string; skipped?: { name: string; reason: string }[] };
+  const out: string[] = [`# Run ${r.run}`, '', `Preset \`${config.preset}\`, stages ${config.stages.join(', ')}, ${(r.seconds / 60).toFixed(1)} min. Backend: ${b.name} (${b.reason}${b.skipped?.length ? `; skipped ${b.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}` : ''}).`, ''];
   if (r.pretrain) {
     const p = r.pretrain;
     out.push('## Pre-training', '', `${p.parameters.toLocaleString('en')} parameters, ${p.steps} steps of ${p.tokensPerStep} tokens, ${Math.round(p.tokensPerSecond)} tokens/s, ${(p.seconds / 60).toFixed(1)} min. Final loss ${p.finalLoss.toFixed(3)}; held-out prose perplexity ${p.perplexity.toFixed(2)}.`, '');

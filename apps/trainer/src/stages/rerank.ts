@@ -56,19 +56,40 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
     })).join('\n') + '\n');
     const index = new Bm25Index(facts.corpus.values());
     if (c.train) {
-      const queries: TrainingQuery[] = [...facts.train.queries.values()].map((q) => ({ id: q.id, text: q.text, relevant: facts.train.qrels.get(q.id)! }));
+      // Training sees only the training countries' documents: were the held-out countries' documents in it, they
+      // would only ever be negatives, and the model would learn to push them down.
+      const trainIds = new Set(facts.entities.train);
+      const inTrain = (doc: string) => trainIds.has(doc.split('-')[0]);
+      const corpus = new Map([...facts.corpus].filter(([id]) => inTrain(id)));
+      const trainIndex = new Bm25Index(corpus.values());
+      const ids = [...corpus.keys()];
+      const only = (qrels: Map<string, number>) => new Map([...qrels].filter(([d]) => inTrain(d)));
+      const rng = new Rng(ctx.config.seed).fork('rerank-queries');
+      const queries: TrainingQuery[] = [...facts.train.queries.values()].map((q) => {
+        const relevant = only(facts.train.qrels.get(q.id)!);
+        // a question about one fact of one country: contrast both the same fact of another country and another
+        // fact of the same country, so neither the name nor the kind of fact alone can answer
+        const passage = [...relevant].find(([, g]) => g === 2)?.[0];
+        if (q.metadata?.kind === 'value' || !passage) return { id: q.id, text: q.text, relevant };
+        const [country, fact] = [passage.slice(0, 2), passage.slice(3)];
+        const otherCountry = rng.pick(ids.filter((d) => d.endsWith(`-${fact}`) && !relevant.has(d)));
+        const otherFact = rng.pick(ids.filter((d) => d.startsWith(`${country}-`) && !relevant.has(d)));
+        return { id: q.id, text: q.text, relevant, preferNegatives: [otherCountry, otherFact] };
+      });
       // each pair under its original instruction, and under the altered one with the documents it excludes as
-      // negatives; three times, as pairs are few next to the questions
+      // negatives; twice, as pairs are few next to the questions
       for (const p of facts.train.pairs) {
-        const changed = [...p.original.qrels.keys()].filter((d) => !p.altered.qrels.has(d));
-        for (let k = 0; k < 3; k++) {
-          queries.push({ id: `${p.id}:og${k}`, text: p.query, instruction: p.original.instruction, relevant: p.original.qrels });
-          queries.push({ id: `${p.id}:alt${k}`, text: p.query, instruction: p.altered.instruction, relevant: p.altered.qrels, preferNegatives: changed });
+        const [original, altered] = [only(p.original.qrels), only(p.altered.qrels)];
+        if (altered.size === 0) continue;
+        const changed = [...original.keys()].filter((d) => !altered.has(d));
+        for (let k = 0; k < 2; k++) {
+          queries.push({ id: `${p.id}:og${k}`, text: p.query, instruction: p.original.instruction, relevant: original });
+          queries.push({ id: `${p.id}:alt${k}`, text: p.query, instruction: p.altered.instruction, relevant: altered, preferNegatives: changed });
         }
       }
       const steps = Math.max(1, Math.ceil((queries.length * c.epochs) / (c.batchSize * c.gradAccum)));
       // every document of this collection is judged, so the top BM25 ranks hold no unjudged relevant ones: mine from rank 1
-      ({ reranker, summary: result.training.default } = await train(ctx, reranker, 'default', { corpus: facts.corpus, index, queries, steps, ranks: [1, c.negativeRanks[1]] }));
+      ({ reranker, summary: result.training.default } = await train(ctx, reranker, 'default', { corpus, index: trainIndex, queries, steps, ranks: [1, c.negativeRanks[1]] }));
     }
     const test: BeirCollection = { name: 'default', corpus: facts.corpus, queries: sample(facts.test.queries, c.evalQueries, ctx.config.seed), qrels: facts.test.qrels };
     result.eval.default = await evaluateCollection(ctx, reranker, test, index, 'default');

@@ -29,6 +29,8 @@ export interface FactRetrieval {
   corpus: Map<string, BeirDocument>;
   train: RetrievalSplit;
   test: RetrievalSplit;
+  /** Country ids of each split; a document's id starts with its country's (`PE-currency`). */
+  entities: { train: string[]; test: string[] };
 }
 
 type Passage = (f: CountryFacts) => string;
@@ -196,5 +198,5 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
     return pairs;
   };
 
-  return { corpus, train: split(train, 'train'), test: split(heldOut, 'test') };
+  return { corpus, train: split(train, 'train'), test: split(heldOut, 'test'), entities: { train: train.map((f) => f.id), test: heldOut.map((f) => f.id) } };
 }

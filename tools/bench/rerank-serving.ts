@@ -1,0 +1,129 @@
+/**
+ * Serving benchmark: documents per second and latency of the rerank server for requests of 100
+ * documents of ~128 tokens at concurrency 1 and 8 (autocannon, loopback), next to the same model's
+ * scoring throughput in the PyTorch peer, in the same run. With --load-test S: S seconds at twice
+ * the measured capacity, counting status codes and the server's peak RSS. Prints JSON.
+ * Usage: nx run tools:bench-serve [-- --model runs/<run>/reranker --duration 15 --workers 1 --load-test 60]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { buildFactRetrieval } from '@tunekit/data';
+import { selectBackend } from '@tunekit/model';
+import { Reranker } from '@tunekit/rerank';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const { values } = parseArgs({ options: {
+  model: { type: 'string' }, duration: { type: 'string', default: '15' }, workers: { type: 'string', default: '1' }, 'batch-size': { type: 'string', default: '100' },
+  'load-test': { type: 'string' }, 'no-peer': { type: 'boolean' }, 'peer-threads': { type: 'string', default: '1' },
+} });
+const duration = Number(values.duration);
+
+async function defaultModel(): Promise<string> {
+  const runs = (await readdir(path.join(root, 'runs')).catch(() => [] as string[])).sort().reverse();
+  for (const r of runs) if (existsSync(path.join(root, 'runs', r, 'reranker', 'reranker.json'))) return path.join(root, 'runs', r, 'reranker');
+  throw new Error('no trained reranker under runs/: run `npx nx run trainer:train` first, or pass --model <reranker directory>');
+}
+
+const modelDir = path.resolve(values.model ?? (await defaultModel()));
+await selectBackend('wasm');
+const reranker = await Reranker.load(modelDir);
+const tokenizer = reranker.tokenizer;
+
+// 100 documents of ~128 tokens: passages of the fact collection run together and cut at 128 tokens
+const facts = buildFactRetrieval();
+const passages = [...facts.corpus.values()].map((d) => d.text);
+const documents: string[] = [];
+for (let i = 0; documents.length < 100; i += 7) {
+  let text = '';
+  for (let k = i; tokenizer.encode(text).length < 128; k++) text += `${passages[k % passages.length]} `;
+  const { offsets } = tokenizer.encodeWithOffsets(text);
+  documents.push(text.slice(0, offsets[2 * 128 - 1]));
+}
+const query = 'What currency does Peru use?';
+const body = JSON.stringify({ model: 'bench', query, documents });
+const docTokens = documents.map((d) => tokenizer.encode(d).length);
+
+// the server, as a user starts it
+const server = spawn(path.join(root, 'node_modules/.bin/tsx'), ['--tsconfig', 'apps/rerank-server/tsconfig.json', 'apps/rerank-server/src/main.ts', '--model', modelDir, '--port', '0',
+  '--workers', values.workers!, '--batch-size', values['batch-size']!, '--max-queue', '2000', '--timeout-ms', '10000'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+const url = await new Promise<string>((resolve, reject) => {
+  let out = '';
+  server.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const m = /listening on (\S+)/.exec(out);
+    if (m) resolve(m[1]);
+  });
+  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+});
+
+const fire = (o: { connections: number; duration: number; overallRate?: number }) => autocannon({
+  url: `${url}/v2/rerank`, method: 'POST', headers: { 'content-type': 'application/json' }, body, timeout: 30, ...o,
+});
+const rss = async () => Number(/^process_resident_memory_bytes (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+
+await fire({ connections: 2, duration: 3 }); // warm-up
+const ours: Record<string, unknown> = {};
+for (const c of [1, 8]) {
+  const r = await fire({ connections: c, duration });
+  const ok = r['2xx'];
+  ours[`concurrency_${c}`] = {
+    requests: ok, non_2xx: r.non2xx, docs_per_s: Number(((ok * 100) / r.duration).toFixed(1)), requests_per_s: Number((ok / r.duration).toFixed(2)),
+    latency_ms: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
+  };
+}
+
+let load: Record<string, unknown> | undefined;
+if (values['load-test']) {
+  const capacity = (ours.concurrency_8 as { requests_per_s: number }).requests_per_s;
+  const rate = Math.max(1, Math.round(2 * capacity));
+  let peak = await rss();
+  const sampler = setInterval(() => void rss().then((b) => (peak = Math.max(peak, b))), 1000);
+  const r = await fire({ connections: 64, duration: Number(values['load-test']), overallRate: rate });
+  clearInterval(sampler);
+  peak = Math.max(peak, await rss());
+  const codes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, (s as { count: number }).count]));
+  load = {
+    seconds: r.duration, offered_requests_per_s: rate, measured_capacity_requests_per_s: capacity, status_codes: codes, errors: r.errors, timeouts: r.timeouts,
+    five_xx: Object.entries(codes).filter(([c]) => c.startsWith('5')).reduce((n, [, k]) => n + k, 0),
+    ok_docs_per_s: Number(((r['2xx'] * 100) / r.duration).toFixed(1)), latency_ms_of_accepted: { p50: r.latency.p50, p99: r.latency.p99 },
+    peak_rss_mb: Number((peak / 2 ** 20).toFixed(1)),
+  };
+}
+server.kill('SIGTERM');
+
+let peer: Record<string, unknown> | null = null;
+const peerDir = path.resolve(root, '../shared/peer');
+if (!values['no-peer'] && existsSync(path.join(peerDir, 'torch_llama.py')) && existsSync('/usr/bin/python3')) {
+  const input = path.join(os.tmpdir(), `rerank-bench-${process.pid}.json`);
+  await writeFile(input, JSON.stringify({
+    sequences: documents.map((document) => reranker.encode({ query, document }).ids),
+    yes_id: tokenizer.encode(reranker.config.yesToken ?? 'yes')[0], no_id: tokenizer.encode(reranker.config.noToken ?? 'no')[0], pad_id: tokenizer.padId,
+  }));
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  try {
+    peer = JSON.parse(execFileSync('/usr/bin/python3', [path.join(import.meta.dirname, 'peer_rerank.py'), peerDir, modelDir, input, '--threads', values['peer-threads']!, '--batch', '100', '--runs', '5'], { env, encoding: 'utf8' }));
+    const ourScores = reranker.score(documents.slice(0, 8).map((document) => ({ query, document })));
+    peer!.max_abs_score_diff_first_8 = Math.max(...(peer!.scores as number[]).map((s, i) => Math.abs(s - ourScores[i])));
+    delete peer!.scores;
+  } catch (err) {
+    peer = { error: `peer did not run: ${(err as Error).message.split('\n')[0]} (apt-get install python3-torch libopenblas0-pthread)` };
+  }
+}
+
+const best = (ours.concurrency_8 as { docs_per_s: number }).docs_per_s;
+process.stdout.write(JSON.stringify({
+  benchmark: 'rerank-serving',
+  model: modelDir, mode: reranker.config.mode, request: { documents: 100, doc_tokens_mean: docTokens.reduce((a, b) => a + b, 0) / docTokens.length, input_tokens_per_pair: reranker.encode({ query, document: documents[0] }).ids.length },
+  server: { workers: Number(values.workers), batch_size: Number(values['batch-size']), seconds_per_level: duration },
+  host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+  ours, peer, ratio: peer && typeof peer.docs_per_s === 'number' ? Number((best / peer.docs_per_s).toFixed(3)) : null,
+  ...(load ? { load_test: load } : {}),
+}, null, 2) + '\n');
+process.exit(0);
