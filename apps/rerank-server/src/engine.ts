@@ -32,7 +32,7 @@ export class ModelWorker {
     });
   }
 
-  static start(o: { dir: string; backend: string; batchSize: number }): Promise<ModelWorker> {
+  static start(o: { dir: string; backend: string; batchSize: number; engine: string }): Promise<ModelWorker> {
     // the worker runs TypeScript through the same loader as this process (tsx)
     const worker = new Worker(new URL('./engine-worker.mjs', import.meta.url), { workerData: o });
     return new Promise((resolve, reject) => {

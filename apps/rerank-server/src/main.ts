@@ -27,10 +27,11 @@ async function main(): Promise<void> {
   const dir = await modelDirectory(path.resolve(options.model));
   const modelName = options.modelName ?? path.basename(dir === path.resolve(options.model) ? dir : path.resolve(options.model));
   const started = performance.now();
-  const workers = await Promise.all(Array.from({ length: options.workers }, () => ModelWorker.start({ dir, backend: options.backend, batchSize: options.batchSize })));
+  const workers = await Promise.all(Array.from({ length: options.workers }, () => ModelWorker.start({ dir, backend: options.backend, batchSize: options.batchSize, engine: options.engine })));
   const tokenizer = await TextTokenizer.fromDirectory(dir);
   const config = workers[0].config;
-  log(`model ${modelName} from ${dir}: ${config.mode} scoring, documents cut to ${config.maxDocTokens} tokens; ${workers.length} worker(s), ${workers[0].backend} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  log(`model ${modelName} from ${dir}: ${config.mode} scoring, documents cut to ${config.maxDocTokens} tokens; ${workers.length} worker(s) ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(workers[0].backend);
 
   const metrics = createMetrics();
   const batcher = new Batcher(workers, {
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     hooks: { onDepth: (n) => metrics.queueDepth.set(n), onBatch: (n, s) => { metrics.batchSize.observe(n); metrics.batchSeconds.observe(s); } },
   });
   const service = new RerankService(batcher, tokenizer, tokenizer.chatTemplate(), config, options, metrics);
-  const info = { mode: config.mode, max_doc_tokens: config.maxDocTokens, default_instruction: config.defaultInstruction, backend: workers[0].backend };
+  const info = { mode: config.mode, max_doc_tokens: config.maxDocTokens, default_instruction: config.defaultInstruction, engine: workers[0].backend };
   const { app, state } = buildServer({ options, service, batcher, metrics, modelName, info });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

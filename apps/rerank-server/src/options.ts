@@ -16,7 +16,8 @@ export const USAGE = `Usage: nx run rerank-server:serve -- --model DIR [options]
   --timeout-ms N            per-request limit, queueing included (default 30000)
   --batch-size N            pairs per forward pass (default 64)
   --workers N               model workers, one thread each (default 1)
-  --backend NAME            auto|tensorflow-gpu|tensorflow|wasm|cpu (default auto)
+  --backend NAME            TensorFlow.js backend: auto|tensorflow-gpu|tensorflow|wasm|cpu (default auto)
+  --engine NAME             auto|tfjs|onnx: auto measures both at start and keeps the faster (default auto)
   --help`;
 
 export const serverOptions = z.strictObject({
@@ -33,6 +34,7 @@ export const serverOptions = z.strictObject({
   batchSize: z.number().int().positive().default(64),
   workers: z.number().int().positive().max(64).default(1),
   backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  engine: z.enum(['auto', 'tfjs', 'onnx']).default('auto'),
 });
 
 export type ServerOptions = z.output<typeof serverOptions>;
@@ -51,7 +53,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { options:
         model: { type: 'string' }, 'model-name': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
         'api-key': { type: 'string', multiple: true }, 'max-documents': { type: 'string' }, 'max-tokens-per-doc': { type: 'string' },
         'max-body-bytes': { type: 'string' }, 'max-queue': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'batch-size': { type: 'string' },
-        workers: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        workers: { type: 'string' }, backend: { type: 'string' }, engine: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }).values;
   } catch (err) {
@@ -79,6 +81,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { options:
     batchSize: num('batch-size', v['batch-size']),
     workers: num('workers', v.workers),
     backend: v.backend,
+    engine: v.engine,
   });
   if (!parsed.success) throw new OptionsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('\n'));
   const options = parsed.data;

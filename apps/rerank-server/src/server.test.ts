@@ -18,7 +18,7 @@ describe('the rerank server over HTTP (a real server on loopback)', () => {
   beforeAll(async () => {
     await selectBackend('wasm');
     model = await tinyReranker();
-    server = await startServer(['--model', model.dir, '--model-name', 'tiny', '--max-documents', '20', '--max-tokens-per-doc', '200', '--max-body-bytes', '20000']);
+    server = await startServer(['--model', model.dir, '--model-name', 'tiny', '--max-documents', '20', '--max-tokens-per-doc', '200', '--max-body-bytes', '20000', '--engine', 'tfjs']);
   }, 60_000);
   afterAll(async () => {
     await server?.stop();
@@ -62,6 +62,21 @@ describe('the rerank server over HTTP (a real server on loopback)', () => {
     const withInstruction = model.reranker.score(DOCS.map((document) => ({ query: QUERY, document, instruction: 'Only documents that name a currency are relevant.' })));
     for (const r of instructed) expect(r.score).toBeCloseTo(withInstruction[r.index], 5);
     expect(withInstruction[0]).not.toBeCloseTo(expected[0], 5);
+  });
+
+  it('scores the same through the ONNX Runtime engine, to float rounding', async () => {
+    const onnx = await startServer(['--model', model.dir, '--engine', 'onnx']);
+    try {
+      expect(onnx.stderr()).toMatch(/engine onnx \(ONNX Runtime, CPU\)/);
+      const raw = await json(await post(`${onnx.url}/rerank`, { query: QUERY, texts: DOCS, raw_scores: true }));
+      const expected = model.reranker.score(DOCS.map((document) => ({ query: QUERY, document })));
+      for (const r of raw) expect(Math.abs(r.score - expected[r.index])).toBeLessThan(1e-4);
+    } finally {
+      await onnx.stop();
+    }
+    const auto = await startServer(['--model', model.dir]);
+    await auto.stop();
+    expect(auto.stderr()).toMatch(/measured on 64 pairs: tfjs \d+ pairs\/s, onnx \d+ pairs\/s/);
   });
 
   it('serves health, readiness, the model list and Prometheus metrics', async () => {

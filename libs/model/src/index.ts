@@ -1,7 +1,8 @@
 export { BACKENDS, describeBackend, selectBackend, type BackendChoice, type BackendName } from './backend';
 export { parseConfig, toHfConfig, type LlamaConfig } from './config';
 export { Llama, parameterShapes, variableOf, type Adapter, type KVCache, type ModelInputs, type PrefixKV } from './llama';
-export { gatherRows } from './ops';
+export { gatherRows, rotaryTables } from './ops';
+export { exportOnnx } from './onnx';
 export { loadModel, saveModel } from './checkpoint';
 export { readModelWeights, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
 export { AdamW, DEFAULT_OPTIMIZER, clipGradients, clipScale, globalNorm, learningRate, type AdamWState, type OptimizerConfig } from './optim';

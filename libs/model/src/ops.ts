@@ -100,8 +100,8 @@ export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w));
 }
 
-/** cos and sin tables for rotary embedding at the given positions: each [B, 1, T, d]. */
-export function ropeTables(positions: Int32Array, batch: number, seq: number, headDim: number, theta: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+/** cos and sin tables for rotary embedding at the given positions, as arrays laid out [B, 1, T, d]. */
+export function rotaryTables(positions: Int32Array, batch: number, seq: number, headDim: number, theta: number): { cos: Float32Array; sin: Float32Array } {
   const half = headDim / 2;
   const cos = new Float32Array(batch * seq * headDim);
   const sin = new Float32Array(batch * seq * headDim);
@@ -113,6 +113,12 @@ export function ropeTables(positions: Int32Array, batch: number, seq: number, he
       sin[i * headDim + j] = sin[i * headDim + j + half] = s;
     }
   }
+  return { cos, sin };
+}
+
+/** cos and sin tables for rotary embedding at the given positions: each [B, 1, T, d]. */
+export function ropeTables(positions: Int32Array, batch: number, seq: number, headDim: number, theta: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+  const { cos, sin } = rotaryTables(positions, batch, seq, headDim, theta);
   return { cos: tf.tensor4d(cos, [batch, 1, seq, headDim]), sin: tf.tensor4d(sin, [batch, 1, seq, headDim]) };
 }
 

@@ -8,3 +8,4 @@ export { buildGroups, documentText, type GroupReport, type MiningOptions, type T
 export { evaluateGroups, trainReranker, type GroupEvaluation, type RankingGroup, type RerankTrainOptions } from './train';
 export { generatedQueries, templateQueries, type GeneratedQueryOptions, type TemplateQueryOptions } from './synthetic';
 export { evaluatePairs, firstStage, fuseRuns, rerankRun, type EvalQuery, type PairEvaluation } from './evaluate';
+export { OnnxScorer, type ScoredPairs } from './onnx-scorer';
