@@ -35,10 +35,10 @@ describe('trainer CLI', () => {
     const unknown = await run(['--epochs', '3']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^error: Unknown option '--epochs'/);
-    const bad = await run(['--masking', 'everything', '--stages', 'data,rerank']);
+    const bad = await run(['--masking', 'everything', '--stages', 'data,distill']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('sequence.masking: Invalid option: expected one of "all_assistant"|"last_assistant"|"all"');
-    expect(bad.stderr).toContain('stages: stage "rerank" is not built yet; available: data, pretrain, sft');
+    expect(bad.stderr).toContain('stages: unknown stage "distill"; available: data, pretrain, sft, rerank');
     const dir = await mkdtemp(path.join(tmpdir(), 'cfg-'));
     await writeFile(path.join(dir, 'c.json'), JSON.stringify({ data: { replayWeigth: 0.2 } }));
     const typo = await run(['--config', path.join(dir, 'c.json')]);

@@ -20,6 +20,10 @@ export interface RunReport {
     prepare: Record<string, { input: number; kept: number; truncated: number; skipped: { source: string; reason: string; message: string }[] }>;
     samples: { task: string; labels: string }[];
   };
+  rerank?: {
+    /** By collection: mean metrics per system (trec_eval definitions), and p-MRR on instruction pairs. */
+    eval: Record<string, { queries: number; depth: number; bm25: Record<string, number>; reranked: Record<string, number>; fused?: Record<string, number>; pmrr?: number }>;
+  };
 }
 
 async function readReport(id: string): Promise<RunReport | undefined> {
