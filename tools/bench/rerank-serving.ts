@@ -2,7 +2,8 @@
  * Serving benchmark: documents per second and latency of the rerank server for requests of 100
  * documents of ~128 tokens at concurrency 1 and 8 (autocannon, loopback), next to the same model's
  * scoring throughput in the PyTorch peer, in the same run. With --load-test S: S seconds at twice
- * the measured capacity, counting status codes and the server's peak RSS. Prints JSON.
+ * the measured capacity, offered open-loop (a request every 1/rate s whatever the answers), counting
+ * status codes, Retry-After values and the server's peak RSS. Prints JSON.
  * Usage: nx run tools:bench-serve [-- --model runs/<run>/reranker --duration 15 --workers 1 --load-test 60]
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -64,6 +65,30 @@ const url = await new Promise<string>((resolve, reject) => {
 const fire = (o: { connections: number; duration: number; overallRate?: number }) => autocannon({
   url: `${url}/v2/rerank`, method: 'POST', headers: { 'content-type': 'application/json' }, body, timeout: 30, ...o,
 });
+/**
+ * Open-loop load: a request every 1/rate seconds whatever the server answers (autocannon's
+ * overallRate caps its connections at the rate, so a slow server would slow the load down).
+ */
+async function openLoop(rate: number, seconds: number) {
+  const codes: Record<string, number> = {};
+  const latencies: number[] = [];
+  const retryAfter = new Set<string>();
+  let errors = 0, offered = 0;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  for (let due = start; due < start + seconds * 1000; due = start + (++offered * 1000) / rate) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+    const sent = performance.now();
+    inFlight.push(fetch(`${url}/v2/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (res) => {
+      await res.arrayBuffer();
+      codes[res.status] = (codes[res.status] ?? 0) + 1;
+      if (res.ok) latencies.push(performance.now() - sent);
+      else if (res.headers.get('retry-after')) retryAfter.add(res.headers.get('retry-after')!);
+    }, () => void errors++));
+  }
+  await Promise.all(inFlight);
+  return { codes, latencies, errors, offered, retryAfter: [...retryAfter].map(Number).sort((a, b) => a - b), seconds: (performance.now() - start) / 1000 };
+}
 const rss = async () => Number(/^process_resident_memory_bytes (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
 
 await fire({ connections: 2, duration: 3 }); // warm-up
@@ -80,17 +105,19 @@ for (const c of [1, 8]) {
 let load: Record<string, unknown> | undefined;
 if (values['load-test']) {
   const capacity = (ours.concurrency_8 as { requests_per_s: number }).requests_per_s;
-  const rate = Math.max(1, Math.round(2 * capacity));
+  const rate = 2 * capacity;
   let peak = await rss();
   const sampler = setInterval(() => void rss().then((b) => (peak = Math.max(peak, b))), 1000);
-  const r = await fire({ connections: 64, duration: Number(values['load-test']), overallRate: rate });
+  const r = await openLoop(rate, Number(values['load-test']));
   clearInterval(sampler);
   peak = Math.max(peak, await rss());
-  const codes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, (s as { count: number }).count]));
+  const ok = r.latencies.sort((a, b) => a - b);
   load = {
-    seconds: r.duration, offered_requests_per_s: rate, measured_capacity_requests_per_s: capacity, status_codes: codes, errors: r.errors, timeouts: r.timeouts,
-    five_xx: Object.entries(codes).filter(([c]) => c.startsWith('5')).reduce((n, [, k]) => n + k, 0),
-    ok_docs_per_s: Number(((r['2xx'] * 100) / r.duration).toFixed(1)), latency_ms_of_accepted: { p50: r.latency.p50, p99: r.latency.p99 },
+    seconds: r.seconds, offered_requests_per_s: Number(rate.toFixed(2)), offered_requests: r.offered, measured_capacity_requests_per_s: capacity, status_codes: r.codes, errors: r.errors,
+    five_xx: Object.entries(r.codes).filter(([c]) => c.startsWith('5')).reduce((n, [, k]) => n + k, 0),
+    retry_after_s: r.retryAfter,
+    ok_docs_per_s: Number(((ok.length * 100) / r.seconds).toFixed(1)),
+    latency_ms_of_accepted: { p50: Math.round(ok[Math.floor(ok.length * 0.5)] ?? 0), p99: Math.round(ok[Math.floor(ok.length * 0.99)] ?? 0) },
     peak_rss_mb: Number((peak / 2 ** 20).toFixed(1)),
   };
 }

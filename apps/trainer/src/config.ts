@@ -115,6 +115,10 @@ export const trainerConfig = z.strictObject({
      */
     negatives: z.number().int().positive().default(3),
     negativeRanks: z.tuple([z.number().int().positive(), z.number().int().positive()]).default([3, 50]),
+    /** Judged documents of a lower grade than a group's positive may be its negatives (first in line), so grades order the relevant documents too. */
+    gradedNegatives: z.boolean().default(true),
+    /** Share of the default collection's training groups in which the country's name is replaced by an invented one throughout. */
+    entitySubstitution: z.number().min(0).max(1).default(0.5),
     /** Documents are cut to this many tokens; instruction and query never are. */
     maxDocTokens: z.number().int().positive().default(128),
     /** BM25 candidates reranked per query. */

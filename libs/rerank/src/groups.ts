@@ -22,6 +22,12 @@ export interface MiningOptions {
   ranks?: [number, number];
   /** Candidates whose word set overlaps the positive's this much (Jaccard) count as duplicates of it (default 0.9). */
   nearDuplicate?: number;
+  /**
+   * Graded judgments order the relevant documents too: a judged document of a lower grade than the
+   * positive may be one of its negatives, and is taken first (default false: every judged-relevant
+   * document is kept out of the negatives).
+   */
+  gradedNegatives?: boolean;
   seed: number;
 }
 
@@ -43,10 +49,10 @@ export function documentText(d: BeirDocument): string {
 
 /**
  * One group per query: a relevant document (drawn with probability proportional to its grade, so
- * that lower-grade relevant documents are not only ever seen as absent) and hard negatives — first
- * the query's preferred negatives, then BM25 results sampled from the rank range, never a
- * judged-relevant document or a near-duplicate of the positive, topped up at random when the range
- * runs short.
+ * that lower-grade relevant documents are not only ever seen as absent) and hard negatives: first
+ * (with `gradedNegatives`) judged documents of a lower grade and the query's preferred negatives,
+ * then BM25 results sampled from the rank range, never a document judged as relevant as the
+ * positive or a near-duplicate of it, topped up at random when the range runs short.
  */
 export function buildGroups(queries: readonly TrainingQuery[], corpus: Map<string, BeirDocument>, index: Bm25Index, o: MiningOptions): { groups: RankingGroup[]; report: GroupReport } {
   const [from, to] = o.ranks ?? [3, 50];
@@ -64,16 +70,19 @@ export function buildGroups(queries: readonly TrainingQuery[], corpus: Map<strin
     let draw = rng.next() * relevant.reduce((n, [, g]) => n + g, 0);
     const positiveId = (relevant.find(([, g]) => (draw -= g) < 0) ?? relevant.at(-1)!)[0];
     const positive = corpus.get(positiveId)!;
+    const positiveGrade = q.relevant.get(positiveId)!;
+    const excluded = (d: string) => (q.relevant.get(d) ?? 0) >= (o.gradedNegatives ? positiveGrade : 1);
     const words = new Set(analyze(documentText(positive), { stem: false, stopWords: false }));
     const usable = (d: string) => {
-      if ((q.relevant.get(d) ?? 0) >= 1 || d === positiveId) return false;
+      if (excluded(d) || d === positiveId) return false;
       if (jaccard(words, new Set(analyze(documentText(corpus.get(d)!), { stem: false, stopWords: false }))) >= threshold) {
         report.nearDuplicates++;
         return false;
       }
       return true;
     };
-    const chosen: string[] = rng.shuffle((q.preferNegatives ?? []).filter((d) => corpus.has(d) && usable(d))).slice(0, o.negatives);
+    const lowerGrades = o.gradedNegatives ? relevant.map(([d]) => d).filter((d) => d !== positiveId && !excluded(d)) : [];
+    const chosen: string[] = rng.shuffle([...new Set([...lowerGrades, ...(q.preferNegatives ?? [])])].filter((d) => corpus.has(d) && usable(d))).slice(0, o.negatives);
     const ranked = [...index.search(q.text, to).keys()].slice(from - 1).filter((d) => !chosen.includes(d) && usable(d));
     chosen.push(...rng.shuffle(ranked).slice(0, o.negatives - chosen.length));
     for (let tries = 0; chosen.length < o.negatives && tries < 50 * o.negatives; tries++) {

@@ -9,3 +9,4 @@ export { evaluateGroups, trainReranker, type GroupEvaluation, type RankingGroup,
 export { generatedQueries, templateQueries, type GeneratedQueryOptions, type TemplateQueryOptions } from './synthetic';
 export { evaluatePairs, firstStage, fuseRuns, rerankRun, type EvalQuery, type PairEvaluation } from './evaluate';
 export { OnnxScorer, type ScoredPairs } from './onnx-scorer';
+export { inventName, substituteEntities, substituteEntity } from './augment';

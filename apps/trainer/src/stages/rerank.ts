@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { Rng, buildFactRetrieval, readBeir, writeBeir, type BeirCollection, type TextTokenizer } from '@tunekit/data';
+import { Rng, buildFactRetrieval, loadCountries, readBeir, writeBeir, type BeirCollection, type TextTokenizer } from '@tunekit/data';
 import { DEFAULT_OPTIMIZER, Llama, addLora, mergeLora } from '@tunekit/model';
 import {
-  Bm25Index, HEAD_WEIGHT, Reranker, buildGroups, generatedQueries, templateQueries, trainReranker,
-  type GroupReport, type TrainingQuery,
+  Bm25Index, HEAD_WEIGHT, Reranker, buildGroups, generatedQueries, substituteEntities, templateQueries, trainReranker,
+  type GroupReport, type RankingGroup, type TrainingQuery,
 } from '@tunekit/rerank';
 import { evaluateCollection, evaluateInstructionPairs, type PairsResult, type RetrievalResult } from '../eval/retrieval-eval';
 import { log, progress } from '../progress';
@@ -65,8 +65,10 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
       const ids = [...corpus.keys()];
       const only = (qrels: Map<string, number>) => new Map([...qrels].filter(([d]) => inTrain(d)));
       const rng = new Rng(ctx.config.seed).fork('rerank-queries');
-      const queries: TrainingQuery[] = [...facts.train.queries.values()].map((q) => {
-        const relevant = only(facts.train.qrels.get(q.id)!);
+      // questions by value are few (one per value) next to questions by fact: each is asked three times
+      const asked = [...facts.train.queries.values()].flatMap((q) => (q.metadata?.kind === 'value' ? [0, 1, 2].map((k) => ({ ...q, id: `${q.id}:${k}` })) : [q]));
+      const queries: TrainingQuery[] = asked.map((q) => {
+        const relevant = only(facts.train.qrels.get(q.id.split(':')[0])!);
         // a question about one fact of one country: contrast both the same fact of another country and another
         // fact of the same country, so neither the name nor the kind of fact alone can answer
         const passage = [...relevant].find(([, g]) => g === 2)?.[0];
@@ -89,7 +91,15 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
       }
       const steps = Math.max(1, Math.ceil((queries.length * c.epochs) / (c.batchSize * c.gradAccum)));
       // every document of this collection is judged, so the top BM25 ranks hold no unjudged relevant ones: mine from rank 1
-      ({ reranker, summary: result.training.default } = await train(ctx, reranker, 'default', { corpus, index: trainIndex, queries, steps, ranks: [1, c.negativeRanks[1]] }));
+      // the held-out countries' names never occur in training: without invented names in place of some training
+      // countries' names, the model learns which countries it has seen instead of matching the query's to the document's
+      const names = loadCountries().filter((f) => trainIds.has(f.id)).map((f) => f.name);
+      const augment = (groups: RankingGroup[]) => {
+        const out = substituteEntities(groups, names, { share: c.entitySubstitution, seed: ctx.config.seed });
+        log(`rerank_default: ${out.substituted} of ${groups.length} groups with an invented name in place of the country's (rerank.entitySubstitution ${c.entitySubstitution})`);
+        return out.groups;
+      };
+      ({ reranker, summary: result.training.default } = await train(ctx, reranker, 'default', { corpus, index: trainIndex, queries, steps, ranks: [1, c.negativeRanks[1]], augment }));
     }
     const test: BeirCollection = { name: 'default', corpus: facts.corpus, queries: sample(facts.test.queries, c.evalQueries, ctx.config.seed), qrels: facts.test.qrels };
     result.eval.default = await evaluateCollection(ctx, reranker, test, index, 'default');
@@ -117,7 +127,7 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
 }
 
 /** Trains on the groups mined for `queries`, saves the reranker under reranker/ (or reranker-<name>/). */
-async function train(ctx: RunContext, reranker: Reranker, name: string, o: { corpus: BeirCollection['corpus']; index: Bm25Index; queries: TrainingQuery[]; steps: number; ranks?: [number, number] }): Promise<{ reranker: Reranker; summary: RerankTrainSummary }> {
+async function train(ctx: RunContext, reranker: Reranker, name: string, o: { corpus: BeirCollection['corpus']; index: Bm25Index; queries: TrainingQuery[]; steps: number; ranks?: [number, number]; augment?: (groups: RankingGroup[]) => RankingGroup[] }): Promise<{ reranker: Reranker; summary: RerankTrainSummary }> {
   const c = ctx.config.rerank;
   const stage = `rerank_${name}`;
   const dir = name === 'default' ? 'reranker' : `reranker-${name}`;
@@ -128,7 +138,8 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
     return { reranker: await Reranker.load(ctx.path(dir)), summary: done };
   }
   const ranks = o.ranks ?? c.negativeRanks;
-  const { groups, report } = buildGroups(o.queries, o.corpus, o.index, { negatives: c.negatives, ranks, seed: ctx.config.seed });
+  const { groups: mined, report } = buildGroups(o.queries, o.corpus, o.index, { negatives: c.negatives, ranks, gradedNegatives: c.gradedNegatives, seed: ctx.config.seed });
+  const groups = o.augment ? o.augment(mined) : mined;
   if (groups.length === 0) throw new Error(`${stage}: no training groups (${report.withoutPositive.length} queries without a relevant document)`);
   const shuffled = new Rng(ctx.config.seed).fork(stage).shuffle([...groups]);
   const held = Math.min(64, Math.floor(shuffled.length * 0.05));
