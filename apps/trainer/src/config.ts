@@ -105,7 +105,7 @@ export const trainerConfig = z.strictObject({
     evalEvery: optimizer.evalEvery.default(50),
     checkpointEvery: optimizer.checkpointEvery.default(100),
     /** Passes over the training groups of the default collection. */
-    epochs: z.number().positive().default(1),
+    epochs: z.number().positive().default(3),
     /** `yes_no`: logit(yes) − logit(no) at the answer position; `head`: a linear head on the last hidden state. */
     mode: z.enum(SCORE_MODES).default('yes_no'),
     loss: z.enum(RANKING_LOSSES).default('listwise'),
@@ -116,7 +116,7 @@ export const trainerConfig = z.strictObject({
     negatives: z.number().int().positive().default(3),
     negativeRanks: z.tuple([z.number().int().positive(), z.number().int().positive()]).default([3, 50]),
     /** Judged documents of a lower grade than a group's positive may be its negatives (first in line), so grades order the relevant documents too. */
-    gradedNegatives: z.boolean().default(true),
+    gradedNegatives: z.boolean().default(false),
     /** Share of the default collection's training groups in which the country's name is replaced by an invented one throughout. */
     entitySubstitution: z.number().min(0).max(1).default(0.5),
     /** Documents are cut to this many tokens; instruction and query never are. */
