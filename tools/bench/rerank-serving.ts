@@ -114,7 +114,8 @@ if (values['load-test']) {
   const ok = r.latencies.sort((a, b) => a - b);
   load = {
     seconds: r.seconds, offered_requests_per_s: Number(rate.toFixed(2)), offered_requests: r.offered, measured_capacity_requests_per_s: capacity, status_codes: r.codes, errors: r.errors,
-    five_xx: Object.entries(r.codes).filter(([c]) => c.startsWith('5')).reduce((n, [, k]) => n + k, 0),
+    // 503 is the server's answer to work past its deadline (and to draining): load shedding, like 429; any other 5xx is a fault
+    five_xx_other_than_503: Object.entries(r.codes).filter(([c]) => c.startsWith('5') && c !== '503').reduce((n, [, k]) => n + k, 0),
     retry_after_s: r.retryAfter,
     ok_docs_per_s: Number(((ok.length * 100) / r.seconds).toFixed(1)),
     latency_ms_of_accepted: { p50: Math.round(ok[Math.floor(ok.length * 0.5)] ?? 0), p99: Math.round(ok[Math.floor(ok.length * 0.99)] ?? 0) },

@@ -1,11 +1,14 @@
 import type { RerankPair } from '@tunekit/rerank';
 import type { ModelWorker, Scored } from './engine';
 
-/** The queue is full: the request is refused at once (429) rather than left to time out. */
+/**
+ * The queue is full, or holds more work than can be done before the request's deadline: the
+ * request is refused at once (429) rather than left to time out.
+ */
 export class QueueFullError extends Error {
   override name = 'QueueFullError';
-  constructor(readonly retryAfterSeconds: number, pending: number, limit: number) {
-    super(`the server is at capacity (${pending} of ${limit} pairs waiting); retry in ${retryAfterSeconds} s`);
+  constructor(readonly retryAfterSeconds: number, reason: string) {
+    super(`the server is at capacity (${reason}); retry in ${retryAfterSeconds} s`);
   }
 }
 
@@ -28,6 +31,9 @@ interface Job {
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
+
+/** Share of a request's deadline that the work queued ahead of it (its own included) may take. */
+const DEADLINE_SHARE = 0.9;
 
 export interface BatcherHooks {
   onBatch?: (pairs: number, seconds: number) => void;
@@ -58,9 +64,14 @@ export class Batcher {
 
   submit(pairs: RerankPair[], timeoutMs: number): Promise<Scored> {
     if (this.closed) return Promise.reject(new ClosedError('the server is shutting down'));
-    if (this.waitingPairs + pairs.length > this.o.maxQueue) {
-      const retry = Math.max(1, Math.ceil((this.waitingPairs + pairs.length) / Math.max(this.rate, 1)));
-      return Promise.reject(new QueueFullError(retry, this.waitingPairs, this.o.maxQueue));
+    const ahead = this.waitingPairs + pairs.length;
+    const retry = Math.max(1, Math.ceil(ahead / Math.max(this.rate * this.workers.length, 1)));
+    if (ahead > this.o.maxQueue) return Promise.reject(new QueueFullError(retry, `${this.waitingPairs} of ${this.o.maxQueue} pairs waiting`));
+    // Work that cannot be done before the deadline at the measured rate is refused now: admitted, it would time out
+    // after taking the workers' time from requests that can still make theirs, and under overload nothing would finish.
+    const seconds = this.rate > 0 ? ahead / (this.rate * this.workers.length) : 0;
+    if (seconds * 1000 > DEADLINE_SHARE * timeoutMs) {
+      return Promise.reject(new QueueFullError(retry, `${this.waitingPairs} pairs waiting, about ${seconds.toFixed(1)} s of work, more than this request's ${timeoutMs} ms deadline allows`));
     }
     return new Promise<Scored>((resolve, reject) => {
       const n = pairs.length;
