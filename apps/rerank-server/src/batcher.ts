@@ -65,11 +65,12 @@ export class Batcher {
   submit(pairs: RerankPair[], timeoutMs: number): Promise<Scored> {
     if (this.closed) return Promise.reject(new ClosedError('the server is shutting down'));
     const ahead = this.waitingPairs + pairs.length;
-    const retry = Math.max(1, Math.ceil(ahead / Math.max(this.rate * this.workers.length, 1)));
+    const pairsPerSecond = this.rate * this.workers.length; // 0 until a batch has been timed
+    const retry = Math.max(1, Math.ceil(ahead / Math.max(pairsPerSecond, 1)));
     if (ahead > this.o.maxQueue) return Promise.reject(new QueueFullError(retry, `${this.waitingPairs} of ${this.o.maxQueue} pairs waiting`));
     // Work that cannot be done before the deadline at the measured rate is refused now: admitted, it would time out
     // after taking the workers' time from requests that can still make theirs, and under overload nothing would finish.
-    const seconds = this.rate > 0 ? ahead / (this.rate * this.workers.length) : 0;
+    const seconds = pairsPerSecond > 0 ? ahead / pairsPerSecond : 0;
     if (seconds * 1000 > DEADLINE_SHARE * timeoutMs) {
       return Promise.reject(new QueueFullError(retry, `${this.waitingPairs} pairs waiting, about ${seconds.toFixed(1)} s of work, more than this request's ${timeoutMs} ms deadline allows`));
     }

@@ -22,7 +22,7 @@ export { packExamples, padBatch, padExamples, type PackedRow, type PackingReport
 export { mixSources, type MixReport, type MixSource } from './mix';
 export { datasetStatistics, histogram, type DatasetStatistics, type Histogram } from './stats';
 
-export { ATTRIBUTES, loadCountries, mentions, splitByEntity, type Attribute, type CountryFacts } from './corpora/countries';
+export { ATTRIBUTES, loadCountries, mentions, splitByEntity, wholeWords, type Attribute, type CountryFacts } from './corpora/countries';
 export { FACT_SENTENCES, biography, plainBiography, pretrainingDocuments, type PretrainingOptions } from './corpora/prose';
 export { REFUSAL_MARKERS, VALUE, harmfulRequests, type InstructionMeta, type TaskType } from './corpora/instructions';
 export { buildDefaultCorpus, type DefaultCorpus, type DefaultCorpusOptions } from './corpora/default-corpus';

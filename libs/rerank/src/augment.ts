@@ -1,4 +1,4 @@
-import { Rng } from '@tunekit/data';
+import { Rng, wholeWords } from '@tunekit/data';
 import type { RankingGroup } from './train';
 
 const ONSETS = ['b', 'd', 'f', 'g', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'dr', 'kr', 'st', 'tr', 'sh'];
@@ -18,15 +18,16 @@ export function inventName(rng: Rng, taken: ReadonlySet<string> = new Set()): st
 }
 
 /**
- * Entity substitution: the group with every whole-word mention of `name` — in the query, the
+ * Entity substitution: the group with every whole-word mention of `name` (or matched by a global
+ * `wholeWords` pattern) — in the query, the
  * instruction and every document — replaced by `replacement`. What stays relevant is what mentions
  * the entity the query asks about, whatever it is called, so a model trained on such groups has to
  * match the name in the query to the name in the document instead of memorising which entities it
  * has seen.
  */
-export function substituteEntity(group: RankingGroup, name: string, replacement: string): RankingGroup {
-  const pattern = new RegExp(`(^|[^\\p{L}])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=$|[^\\p{L}])`, 'gu');
-  const swap = (text: string) => text.replace(pattern, (_, before: string) => `${before}${replacement}`);
+export function substituteEntity(group: RankingGroup, name: string | RegExp, replacement: string): RankingGroup {
+  const pattern = typeof name === 'string' ? wholeWords(name, 'gu') : name;
+  const swap = (text: string) => text.replace(pattern, () => replacement);
   return {
     ...(group.instruction === undefined ? {} : { instruction: swap(group.instruction) }),
     query: swap(group.query), positive: swap(group.positive), negatives: group.negatives.map(swap),
@@ -40,13 +41,13 @@ export function substituteEntity(group: RankingGroup, name: string, replacement:
 export function substituteEntities(groups: readonly RankingGroup[], names: readonly string[], o: { share: number; seed: number }): { groups: RankingGroup[]; substituted: number } {
   const rng = new Rng(o.seed).fork('entity-substitution');
   const taken = new Set(names);
-  const byLength = [...names].sort((a, b) => b.length - a.length);
+  const patterns = [...names].sort((a, b) => b.length - a.length).map((n) => wholeWords(n, 'gu'));
   let substituted = 0;
   const out = groups.map((g) => {
-    const name = byLength.find((n) => substituteEntity({ query: g.query, positive: '', negatives: [] }, n, '\u0000').query !== g.query);
-    if (!name || rng.next() >= o.share) return g;
+    const pattern = patterns.find((p) => g.query.search(p) >= 0);
+    if (!pattern || rng.next() >= o.share) return g;
     substituted++;
-    return substituteEntity(g, name, inventName(rng, taken));
+    return substituteEntity(g, pattern, inventName(rng, taken));
   });
   return { groups: out, substituted };
 }

@@ -65,18 +65,18 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
       const ids = [...corpus.keys()];
       const only = (qrels: Map<string, number>) => new Map([...qrels].filter(([d]) => inTrain(d)));
       const rng = new Rng(ctx.config.seed).fork('rerank-queries');
-      // questions by value are few (one per value) next to questions by fact: each is asked three times
-      const asked = [...facts.train.queries.values()].flatMap((q) => (q.metadata?.kind === 'value' ? [0, 1, 2].map((k) => ({ ...q, id: `${q.id}:${k}` })) : [q]));
-      const queries: TrainingQuery[] = asked.map((q) => {
-        const relevant = only(facts.train.qrels.get(q.id.split(':')[0])!);
+      const queries: TrainingQuery[] = [...facts.train.queries.values()].flatMap((q) => {
+        const relevant = only(facts.train.qrels.get(q.id)!);
+        // questions by value are few (one per value) next to questions by fact: each is asked three times
+        if (q.metadata?.kind === 'value') return [0, 1, 2].map((k) => ({ id: `${q.id}:${k}`, text: q.text, relevant }));
         // a question about one fact of one country: contrast both the same fact of another country and another
         // fact of the same country, so neither the name nor the kind of fact alone can answer
         const passage = [...relevant].find(([, g]) => g === 2)?.[0];
-        if (q.metadata?.kind === 'value' || !passage) return { id: q.id, text: q.text, relevant };
+        if (!passage) return [{ id: q.id, text: q.text, relevant }];
         const [country, fact] = [passage.slice(0, 2), passage.slice(3)];
         const otherCountry = rng.pick(ids.filter((d) => d.endsWith(`-${fact}`) && !relevant.has(d)));
         const otherFact = rng.pick(ids.filter((d) => d.startsWith(`${country}-`) && !relevant.has(d)));
-        return { id: q.id, text: q.text, relevant, preferNegatives: [otherCountry, otherFact] };
+        return [{ id: q.id, text: q.text, relevant, preferNegatives: [otherCountry, otherFact] }];
       });
       // each pair under its original instruction, and under the altered one with the documents it excludes as
       // negatives; twice, as pairs are few next to the questions

@@ -66,7 +66,12 @@ export function splitByEntity(facts: readonly CountryFacts[], options: { seed: n
   return { train: train.sort(byId), heldOut: heldOut.sort(byId) };
 }
 
+/** A pattern that matches `name` as whole words: not inside a longer word ("Niger" is not in "Nigeria"). */
+export function wholeWords(name: string, flags = 'u'): RegExp {
+  return new RegExp(`(?<!\\p{L})${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\p{L})`, flags);
+}
+
 /** Whether `text` contains `name` as whole words. */
 export function mentions(text: string, name: string): boolean {
-  return new RegExp(`(^|[^\\p{L}])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u').test(text);
+  return wholeWords(name).test(text);
 }

@@ -7,6 +7,7 @@ import { useParams } from 'next/navigation';
 import { DatasetStats } from '../../../components/dataset-stats';
 import { LabelView } from '../../../components/label-view';
 import { RetrievalTable } from '../../../components/retrieval-table';
+import type { RunReport } from '../../../server/api/routers/runs';
 import { useTRPC } from '../../../trpc/react';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -80,7 +81,7 @@ export default function RunPage() {
   );
 }
 
-function SkippedRows({ prepare }: { prepare: NonNullable<import('../../../server/api/routers/runs').RunReport['data']>['prepare'] }) {
+function SkippedRows({ prepare }: { prepare: NonNullable<RunReport['data']>['prepare'] }) {
   const skipped = Object.entries(prepare).flatMap(([name, p]) => p.skipped.map((s) => ({ name, ...s })));
   const truncated = Object.entries(prepare).filter(([, p]) => p.truncated > 0);
   if (skipped.length === 0 && truncated.length === 0) return <Text size="sm" c="dimmed">No row was skipped or truncated.</Text>;
