@@ -7,7 +7,7 @@ describe('runs router', () => {
   beforeAll(async () => {
     run = await makeRun();
     process.env.TUNEKIT_RUNS_DIR = run.runsDir;
-  });
+  }, 120_000); // a real trainer run: seconds alone, longer on a loaded machine
 
   it('lists runs that have a report and returns one run\'s report', async () => {
     const caller = createCaller({});
