@@ -3,26 +3,30 @@
  * documents of ~128 tokens at concurrency 1 and 8 (autocannon, loopback), next to the same model's
  * scoring throughput in the PyTorch peer, in the same run. With --load-test S: S seconds at twice
  * the measured capacity, offered open-loop (a request every 1/rate s whatever the answers), counting
- * status codes, Retry-After values and the server's peak RSS. Prints JSON.
+ * status codes, Retry-After values and the server's peak RSS. Also the ONNX engine alone in-process, with and
+ * without the shared prefix (the peer scores full sequences). Prints JSON.
+ * With --workers N the peer runs as N processes at once (--peer-processes to change), so both use N cores.
  * Usage: nx run tools:bench-serve [-- --model runs/<run>/reranker --duration 15 --workers 1 --load-test 60]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+
 import autocannon from 'autocannon';
 import { buildFactRetrieval } from '@tunekit/data';
 import { selectBackend } from '@tunekit/model';
-import { Reranker } from '@tunekit/rerank';
+import { OnnxScorer, Reranker } from '@tunekit/rerank';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({ options: {
   model: { type: 'string' }, duration: { type: 'string', default: '15' }, workers: { type: 'string', default: '1' }, 'batch-size': { type: 'string', default: '100' },
-  'load-test': { type: 'string' }, 'no-peer': { type: 'boolean' }, 'peer-threads': { type: 'string', default: '1' },
+  'load-test': { type: 'string' }, 'no-peer': { type: 'boolean' }, 'peer-threads': { type: 'string', default: '1' }, 'peer-processes': { type: 'string' },
 } });
 const duration = Number(values.duration);
+const execFileAsync = promisify(execFile);
 
 async function defaultModel(): Promise<string> {
   const runs = (await readdir(path.join(root, 'runs')).catch(() => [] as string[])).sort().reverse();
@@ -122,7 +126,42 @@ if (values['load-test']) {
     peak_rss_mb: Number((peak / 2 ** 20).toFixed(1)),
   };
 }
-server.kill('SIGTERM');
+// the server drains what is still queued on SIGTERM: wait for it, so that it does not share the CPU with what follows
+await new Promise((resolve) => {
+  server.removeAllListeners('exit');
+  server.once('exit', resolve);
+  server.kill('SIGTERM');
+});
+
+const BATCHES = [4, 8, 16, 32, 100];
+
+/**
+ * The scoring engine alone, in this process, with and without the shared prefix, at each batch
+ * size: median docs/s of 5 runs of the request, and the fastest batch size of each.
+ */
+async function engineDocsPerSecond() {
+  const onnx = await OnnxScorer.create(reranker, { threads: 1 });
+  const pairs = documents.map((document) => ({ query, document }));
+  const out: Record<string, { best_batch: number; docs_per_s: number; by_batch: Record<number, number> }> = {};
+  for (const prefixCache of [true, false]) {
+    const byBatch: Record<number, number> = {};
+    for (const batchSize of BATCHES) {
+      await onnx.scoreDetailed(pairs, { batchSize, prefixCache });
+      const rates: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        await onnx.scoreDetailed(pairs, { batchSize, prefixCache });
+        rates.push(pairs.length / ((performance.now() - t0) / 1000));
+      }
+      byBatch[batchSize] = Number(rates.sort((a, b) => a - b)[2].toFixed(1));
+    }
+    const best = BATCHES.reduce((a, b) => (byBatch[b] > byBatch[a] ? b : a));
+    out[prefixCache ? 'onnx_shared_prefix' : 'onnx_full_sequences'] = { best_batch: best, docs_per_s: byBatch[best], by_batch: byBatch };
+  }
+  await onnx.release();
+  return out;
+}
+const engine = await engineDocsPerSecond();
 
 let peer: Record<string, unknown> | null = null;
 const peerDir = path.resolve(root, '../shared/peer');
@@ -136,7 +175,15 @@ if (!values['no-peer'] && existsSync(path.join(peerDir, 'torch_llama.py')) && ex
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   try {
-    peer = JSON.parse(execFileSync('/usr/bin/python3', [path.join(import.meta.dirname, 'peer_rerank.py'), peerDir, modelDir, input, '--threads', values['peer-threads']!, '--batch', '100', '--runs', '5'], { env, encoding: 'utf8' }));
+    // as many peer processes as the server has model workers, run at once (one thread each by default: more torch
+    // threads are slower at these sizes here), so that both sides use the same cores; docs/s summed
+    const processes = Number(values['peer-processes'] ?? values.workers);
+    const args = [path.join(import.meta.dirname, 'peer_rerank.py'), peerDir, modelDir, input, '--threads', values['peer-threads']!, '--batch', BATCHES.join(','), '--runs', '5'];
+    const each = await Promise.all(Array.from({ length: processes }, async () => JSON.parse((await execFileAsync('/usr/bin/python3', args, { env, encoding: 'utf8' })).stdout) as Record<string, unknown>));
+    peer = processes === 1 ? each[0] : {
+      impl: 'pytorch', processes, threads_per_process: Number(values['peer-threads']), docs_per_s: Number(each.reduce((n, r) => n + (r.docs_per_s as number), 0).toFixed(1)),
+      per_process: each.map(({ scores: _, ...r }) => r), scores: each[0].scores,
+    };
     const ourScores = reranker.score(documents.slice(0, 8).map((document) => ({ query, document })));
     peer!.max_abs_score_diff_first_8 = Math.max(...(peer!.scores as number[]).map((s, i) => Math.abs(s - ourScores[i])));
     delete peer!.scores;
@@ -151,7 +198,9 @@ process.stdout.write(JSON.stringify({
   model: modelDir, mode: reranker.config.mode, request: { documents: 100, doc_tokens_mean: docTokens.reduce((a, b) => a + b, 0) / docTokens.length, input_tokens_per_pair: reranker.encode({ query, document: documents[0] }).ids.length },
   server: { workers: Number(values.workers), batch_size: Number(values['batch-size']), seconds_per_level: duration },
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
-  ours, peer, ratio: peer && typeof peer.docs_per_s === 'number' ? Number((best / peer.docs_per_s).toFixed(3)) : null,
+  ours, engine_docs_per_s: engine, peer, ratio: peer && typeof peer.docs_per_s === 'number' ? Number((best / peer.docs_per_s).toFixed(3)) : null,
+  // the same engine on full sequences, as the peer computes them: what the shared prefix adds
+  ratio_full_sequences_engine: peer && typeof peer.docs_per_s === 'number' ? Number((engine.onnx_full_sequences.docs_per_s / peer.docs_per_s).toFixed(3)) : null,
   ...(load ? { load_test: load } : {}),
 }, null, 2) + '\n');
 process.exit(0);

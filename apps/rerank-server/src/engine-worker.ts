@@ -5,7 +5,7 @@ import { OnnxScorer, Reranker, type RerankPair, type ScoredPairs } from '@tuneki
 /**
  * A model worker: loads the reranker on its own thread (so scoring never blocks the HTTP event
  * loop) and scores the batches it is sent, with the engine chosen by measurement: TensorFlow.js
- * (prefix-cached) or the model exported to ONNX and run by ONNX Runtime.
+ * or the model exported to ONNX and run by ONNX Runtime (both run a query's shared prefix once).
  */
 const { dir, backend, batchSize, engine } = workerData as { dir: string; backend: BackendName | 'auto'; batchSize: number; engine: 'auto' | 'tfjs' | 'onnx' };
 const port = parentPort!;
@@ -35,7 +35,9 @@ try {
   const timings: Record<string, number> = {};
   if (engine !== 'tfjs') {
     const onnx = await OnnxScorer.create(reranker, { threads: 1 });
-    const viaOnnx: Score = (pairs) => onnx.scoreDetailed(pairs, { batchSize: Math.min(batchSize, 16) });
+    // ONNX Runtime on one thread is fastest at small forward passes (tools/bench engine_docs_per_s.by_batch:
+    // 8 > 4, 16 > 32 > 100 pairs), where the activations stay in cache; the micro-batch is split into them
+    const viaOnnx: Score = (pairs) => onnx.scoreDetailed(pairs, { batchSize: Math.min(batchSize, 8) });
     if (engine === 'onnx') [score, chosen] = [viaOnnx, 'onnx (ONNX Runtime, CPU)'];
     else {
       timings.tfjs = await measure(tfjs);

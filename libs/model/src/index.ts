@@ -2,7 +2,7 @@ export { BACKENDS, describeBackend, selectBackend, type BackendChoice, type Back
 export { parseConfig, toHfConfig, type LlamaConfig } from './config';
 export { Llama, parameterShapes, variableOf, type Adapter, type KVCache, type ModelInputs, type PrefixKV } from './llama';
 export { gatherRows, rotaryTables } from './ops';
-export { exportOnnx } from './onnx';
+export { exportOnnx, type OnnxGraph } from './onnx';
 export { loadModel, saveModel } from './checkpoint';
 export { readModelWeights, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
 export { AdamW, DEFAULT_OPTIMIZER, clipGradients, clipScale, globalNorm, learningRate, type AdamWState, type OptimizerConfig } from './optim';

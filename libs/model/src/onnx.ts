@@ -4,15 +4,23 @@ import type { Llama } from './llama';
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT, INT64 = onnx.TensorProto.DataType.INT64;
 
+/** Which graph `exportOnnx` builds. */
+export type OnnxGraph =
+  /** Scores sequences that continue a shared prefix: its keys and values come in as `past_key.{i}` / `past_value.{i}` [1, KV, P, d] (P may be 0). */
+  | { kind: 'score'; readout: Float32Array }
+  /** Runs one prefix [1, P] and returns its keys (rotated) and values, `present_key.{i}` / `present_value.{i}` [1, KV, P, d]. */
+  | { kind: 'prefix' };
+
 /**
- * Exports the decoder as an ONNX graph (opset 17) that scores sequences: the final hidden state of
- * one position per row, times a readout vector. Inputs: `input_ids` int64 [B, T], `rope_cos` and
- * `rope_sin` float [B, 1, T, d] (the rotary tables, computed by the caller as the model does),
- * `attention_bias` float [B, 1, T, T] (0 where attention is allowed, a large negative number
- * elsewhere), `last_index` int64 [B] (row·T + position of the token to read). Output: `score` [B].
+ * Exports the decoder as an ONNX graph (opset 17). The scoring graph reads the final hidden state of
+ * one position per row, times a readout vector. Inputs: `input_ids` int64 [B, S], `rope_cos` and
+ * `rope_sin` float [B, 1, S, d] (the rotary tables of the rows' positions P..P+S−1, computed by the
+ * caller as the model does), `attention_bias` float [B, 1, S, P+S] (0 where attention is allowed, a
+ * large negative number elsewhere), `last_index` int64 [B] (row·S + position of the token to read),
+ * and the prefix's keys and values, broadcast to every row. Output: `score` [B].
  * Weights are stored transposed for MatMul; LoRA adapters must be merged first.
  */
-export function exportOnnx(model: Llama, readout: Float32Array): Uint8Array {
+export function exportOnnx(model: Llama, graph: OnnxGraph): Uint8Array {
   if (model.adapters.size) throw new Error('exportOnnx: merge the LoRA adapters first (mergeLora)');
   const c = model.config;
   const H = c.num_attention_heads, KV = c.num_key_value_heads, d = c.head_dim, h = c.hidden_size;
@@ -33,6 +41,12 @@ export function exportOnnx(model: Llama, readout: Float32Array): Uint8Array {
     }));
     return out;
   };
+  /** A node whose output is a graph output of this name. */
+  const named = (op: string, inputs: string[], name: string) => {
+    nodes.push(onnx.NodeProto.create({ opType: op, input: inputs, output: [name], name }));
+    return name;
+  };
+  const present: string[] = [];
   const floats = (name: string, data: Float32Array, dims: number[]) => {
     initializers.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }));
     return name;
@@ -90,9 +104,17 @@ export function exportOnnx(model: Llama, readout: Float32Array): Uint8Array {
       k = rmsNorm(k, `${pre}self_attn.k_norm.weight`);
     }
     q = rope(q);
-    k = rope(k);
-    const scores = node('Add', [node('Mul', [node('MatMul', [q, node('Transpose', [repeatKv(k)], { perm: [0, 1, 3, 2] })]), scale]), 'attention_bias']); // [B, H, T, T]
-    const y = node('MatMul', [node('Softmax', [scores], { axis: -1 }), repeatKv(v)]); // [B, H, T, d]
+    k = rope(k); // [B, KV, S, d]
+    let v2 = v;
+    if (graph.kind === 'score') { // the prefix's keys and values before the rows' own: [B, KV, P+S, d]
+      const rows = node('Concat', [node('Gather', [node('Shape', [k]), ints([0])], { axis: 0 }), ints([1, 1, 1])], { axis: 0 });
+      k = node('Concat', [node('Expand', [`past_key.${i}`, rows]), k], { axis: 2 });
+      v2 = node('Concat', [node('Expand', [`past_value.${i}`, rows]), v], { axis: 2 });
+    } else {
+      present.push(named('Identity', [k], `present_key.${i}`), named('Identity', [v], `present_value.${i}`));
+    }
+    const scores = node('Add', [node('Mul', [node('MatMul', [q, node('Transpose', [repeatKv(k)], { perm: [0, 1, 3, 2] })]), scale]), 'attention_bias']); // [B, H, S, P+S]
+    const y = node('MatMul', [node('Softmax', [scores], { axis: -1 }), repeatKv(v2)]); // [B, H, S, d]
     const merged = node('Reshape', [node('Transpose', [y], { perm: [0, 2, 1, 3] }), ints([0, 0, H * d])]);
     x = node('Add', [x, linear(merged, `${pre}self_attn.o_proj`)]);
     const h2 = rmsNorm(x, `${pre}post_attention_layernorm.weight`);
@@ -100,22 +122,28 @@ export function exportOnnx(model: Llama, readout: Float32Array): Uint8Array {
     const act = node('Mul', [node('Mul', [gate, node('Sigmoid', [gate])]), linear(h2, `${pre}mlp.up_proj`)]);
     x = node('Add', [x, linear(act, `${pre}mlp.down_proj`)]);
   }
-  const final = rmsNorm(x, 'model.norm.weight');
-  const rows = node('Gather', [node('Reshape', [final, ints([-1, h])]), 'last_index'], { axis: 0 }); // [B, h]
-  const score = node('Reshape', [node('MatMul', [rows, floats('readout', readout, [h, 1])]), ints([-1])]);
-  nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [score], output: ['score'], name: 'score' }));
+  if (graph.kind === 'score') {
+    const final = rmsNorm(x, 'model.norm.weight');
+    const rows = node('Gather', [node('Reshape', [final, ints([-1, h])]), 'last_index'], { axis: 0 }); // [B, h]
+    named('Identity', [node('Reshape', [node('MatMul', [rows, floats('readout', graph.readout, [h, 1])]), ints([-1])])], 'score'); // [B]
+  }
 
   const tensor = (name: string, type: number, dims: (number | string)[]) => onnx.ValueInfoProto.create({
     name, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: type, shape: onnx.TensorShapeProto.create({ dim: dims.map((dim) => onnx.TensorShapeProto.Dimension.create(typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })) }) }) }),
   });
-  const graph = onnx.GraphProto.create({
-    name: 'tunekit_scorer', node: nodes, initializer: initializers,
-    input: [
+  const layers = Array.from({ length: c.num_hidden_layers }, (_, i) => i);
+  const proto = onnx.GraphProto.create({
+    name: `tunekit_${graph.kind}`, node: nodes, initializer: initializers,
+    input: graph.kind === 'score' ? [
       tensor('input_ids', INT64, ['batch', 'seq']), tensor('rope_cos', FLOAT, ['batch', 1, 'seq', d]), tensor('rope_sin', FLOAT, ['batch', 1, 'seq', d]),
-      tensor('attention_bias', FLOAT, ['batch', 1, 'seq', 'seq']), tensor('last_index', INT64, ['batch']),
+      tensor('attention_bias', FLOAT, ['batch', 1, 'seq', 'total']), tensor('last_index', INT64, ['batch']),
+      ...layers.flatMap((i) => [tensor(`past_key.${i}`, FLOAT, [1, KV, 'past', d]), tensor(`past_value.${i}`, FLOAT, [1, KV, 'past', d])]),
+    ] : [
+      tensor('input_ids', INT64, [1, 'seq']), tensor('rope_cos', FLOAT, [1, 1, 'seq', d]), tensor('rope_sin', FLOAT, [1, 1, 'seq', d]),
+      tensor('attention_bias', FLOAT, [1, 1, 'seq', 'seq']),
     ],
-    output: [tensor('score', FLOAT, ['batch'])],
+    output: graph.kind === 'score' ? [tensor('score', FLOAT, ['batch'])] : present.map((name) => tensor(name, FLOAT, [1, KV, 'seq', d])),
   });
-  const m = onnx.ModelProto.create({ irVersion: 8, producerName: 'tunekit', opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 })], graph });
+  const m = onnx.ModelProto.create({ irVersion: 8, producerName: 'tunekit', opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 })], graph: proto });
   return onnx.ModelProto.encode(m).finish();
 }

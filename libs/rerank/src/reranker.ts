@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng, TextTokenizer, saveTokenizer, type ChatTemplate } from '@tunekit/data';
 import { Llama, gatherRows, loadModel, saveModel, variableOf, type KVCache, type PrefixKV } from '@tunekit/model';
 import { DEFAULT_FORMAT, InputError, encodePair, type EncodedPair, type RerankFormat, type RerankPair } from './format';
+import { commonPrefix, lengthBatches, prefixGroups } from './prefix';
 
 /**
  * The instruction-following reranker: a decoder language model that reads (instruction, query,
@@ -152,23 +153,13 @@ export class Reranker {
     const encodings = pairs.map((p) => this.encode(p));
     const encoded = encodings.map((e) => e.ids);
     const out = new Float32Array(pairs.length);
-    const groups = new Map<string, number[]>();
-    pairs.forEach((p, i) => {
-      const key = o.prefixCache === false ? 'all' : JSON.stringify([p.instruction ?? '', p.query]);
-      groups.set(key, [...(groups.get(key) ?? []), i]);
-    });
-    for (const members of groups.values()) {
-      const prefix = o.prefixCache === false || members.length < 2 ? 0 : commonPrefix(members.map((i) => encoded[i]));
-      const cache = prefix >= 8 ? this.prefill(encoded[members[0]].slice(0, prefix)) : undefined;
-      {
-        const order = [...members].sort((a, b) => encoded[a].length - encoded[b].length);
-        for (let i = 0; i < order.length; i += batchSize) {
-          const chunk = order.slice(i, i + batchSize);
-          const scores = cache
-            ? this.scoreWithPrefix(cache, chunk.map((j) => encoded[j].slice(prefix)))
-            : tf.tidy(() => this.scoreIds(chunk.map((j) => encoded[j])).dataSync() as Float32Array);
-          chunk.forEach((j, k) => (out[j] = scores[k]));
-        }
+    for (const { members, prefix } of prefixGroups(pairs, encoded, o.prefixCache !== false)) {
+      const cache = prefix ? this.prefill(encoded[members[0]].slice(0, prefix)) : undefined;
+      for (const chunk of lengthBatches(members, encoded, batchSize)) {
+        const scores = cache
+          ? this.scoreWithPrefix(cache, chunk.map((j) => encoded[j].slice(prefix)))
+          : tf.tidy(() => this.scoreIds(chunk.map((j) => encoded[j])).dataSync() as Float32Array);
+        chunk.forEach((j, k) => (out[j] = scores[k]));
       }
     }
     return { scores: out, inputTokens: Int32Array.from(encoded, (ids) => ids.length), truncatedTokens: Int32Array.from(encodings, (e) => e.truncatedTokens) };
@@ -233,18 +224,6 @@ interface CachedPrefix {
   layers: { shape: number[]; k: Float32Array; v: Float32Array }[];
   segments: Int32Array;
   length: number;
-}
-
-/** Length of the token prefix all sequences share, leaving at least one token of each to feed. */
-function commonPrefix(seqs: number[][]): number {
-  let n = Math.min(...seqs.map((s) => s.length)) - 1;
-  const first = seqs[0];
-  for (const s of seqs) {
-    let i = 0;
-    while (i < n && s[i] === first[i]) i++;
-    n = i;
-  }
-  return n;
 }
 
 function singleToken(tokenizer: TextTokenizer, token: string): number {
