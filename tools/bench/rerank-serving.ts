@@ -14,7 +14,6 @@ import { readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-
 import autocannon from 'autocannon';
 import { buildFactRetrieval } from '@tunekit/data';
 import { selectBackend } from '@tunekit/model';
@@ -193,14 +192,15 @@ if (!values['no-peer'] && existsSync(path.join(peerDir, 'torch_llama.py')) && ex
 }
 
 const best = (ours.concurrency_8 as { docs_per_s: number }).docs_per_s;
+const peerRate = typeof peer?.docs_per_s === 'number' ? peer.docs_per_s : null;
 process.stdout.write(JSON.stringify({
   benchmark: 'rerank-serving',
   model: modelDir, mode: reranker.config.mode, request: { documents: 100, doc_tokens_mean: docTokens.reduce((a, b) => a + b, 0) / docTokens.length, input_tokens_per_pair: reranker.encode({ query, document: documents[0] }).ids.length },
   server: { workers: Number(values.workers), batch_size: Number(values['batch-size']), seconds_per_level: duration },
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
-  ours, engine_docs_per_s: engine, peer, ratio: peer && typeof peer.docs_per_s === 'number' ? Number((best / peer.docs_per_s).toFixed(3)) : null,
+  ours, engine_docs_per_s: engine, peer, ratio: peerRate ? Number((best / peerRate).toFixed(3)) : null,
   // the same engine on full sequences, as the peer computes them: what the shared prefix adds
-  ratio_full_sequences_engine: peer && typeof peer.docs_per_s === 'number' ? Number((engine.onnx_full_sequences.docs_per_s / peer.docs_per_s).toFixed(3)) : null,
+  ratio_full_sequences_engine: peerRate ? Number((engine.onnx_full_sequences.docs_per_s / peerRate).toFixed(3)) : null,
   ...(load ? { load_test: load } : {}),
 }, null, 2) + '\n');
 process.exit(0);

@@ -98,23 +98,22 @@ export function exportOnnx(model: Llama, graph: OnnxGraph): Uint8Array {
     const hIn = rmsNorm(x, `${pre}input_layernorm.weight`);
     let q = heads(linear(hIn, `${pre}self_attn.q_proj`), H);
     let k = heads(linear(hIn, `${pre}self_attn.k_proj`), KV);
-    const v = heads(linear(hIn, `${pre}self_attn.v_proj`), KV);
+    let v = heads(linear(hIn, `${pre}self_attn.v_proj`), KV);
     if (c.qk_norm) {
       q = rmsNorm(q, `${pre}self_attn.q_norm.weight`);
       k = rmsNorm(k, `${pre}self_attn.k_norm.weight`);
     }
     q = rope(q);
     k = rope(k); // [B, KV, S, d]
-    let v2 = v;
     if (graph.kind === 'score') { // the prefix's keys and values before the rows' own: [B, KV, P+S, d]
       const rows = node('Concat', [node('Gather', [node('Shape', [k]), ints([0])], { axis: 0 }), ints([1, 1, 1])], { axis: 0 });
       k = node('Concat', [node('Expand', [`past_key.${i}`, rows]), k], { axis: 2 });
-      v2 = node('Concat', [node('Expand', [`past_value.${i}`, rows]), v], { axis: 2 });
+      v = node('Concat', [node('Expand', [`past_value.${i}`, rows]), v], { axis: 2 });
     } else {
       present.push(named('Identity', [k], `present_key.${i}`), named('Identity', [v], `present_value.${i}`));
     }
     const scores = node('Add', [node('Mul', [node('MatMul', [q, node('Transpose', [repeatKv(k)], { perm: [0, 1, 3, 2] })]), scale]), 'attention_bias']); // [B, H, S, P+S]
-    const y = node('MatMul', [node('Softmax', [scores], { axis: -1 }), repeatKv(v2)]); // [B, H, S, d]
+    const y = node('MatMul', [node('Softmax', [scores], { axis: -1 }), repeatKv(v)]); // [B, H, S, d]
     const merged = node('Reshape', [node('Transpose', [y], { perm: [0, 2, 1, 3] }), ints([0, 0, H * d])]);
     x = node('Add', [x, linear(merged, `${pre}self_attn.o_proj`)]);
     const h2 = rmsNorm(x, `${pre}post_attention_layernorm.weight`);

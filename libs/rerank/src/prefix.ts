@@ -19,7 +19,9 @@ export function prefixGroups(pairs: readonly RerankPair[], encoded: readonly num
   const byQuery = new Map<string, number[]>();
   pairs.forEach((p, i) => {
     const key = enabled ? JSON.stringify([p.instruction ?? '', p.query]) : '';
-    byQuery.set(key, [...(byQuery.get(key) ?? []), i]);
+    const members = byQuery.get(key);
+    if (members) members.push(i);
+    else byQuery.set(key, [i]);
   });
   const groups: PrefixGroup[] = [];
   const rest: number[] = [];
