@@ -117,8 +117,17 @@ export const trainerConfig = z.strictObject({
     negativeRanks: z.tuple([z.number().int().positive(), z.number().int().positive()]).default([3, 50]),
     /** Judged documents of a lower grade than a group's positive may be its negatives (first in line), so grades order the relevant documents too. */
     gradedNegatives: z.boolean().default(false),
+    /** Mine new negatives (and draw new invented names) for every pass over the training queries, instead of repeating one set. */
+    freshNegatives: z.boolean().default(true),
     /** Share of the default collection's training groups in which the country's name is replaced by an invented one throughout. */
     entitySubstitution: z.number().min(0).max(1).default(0.5),
+    /** Chance that each other country a training group names is renamed too, each to its own invented name, so that an unfamiliar name does not mark the relevant document. */
+    otherEntitySubstitution: z.number().min(0).max(1).default(0),
+    /**
+     * Keep the token embeddings as the tuned model has them: training then cannot mark the names it
+     * trains on (and not the held-out ones) in their embeddings.
+     */
+    freezeEmbeddings: z.boolean().default(true),
     /** Documents are cut to this many tokens; instruction and query never are. */
     maxDocTokens: z.number().int().positive().default(128),
     /** BM25 candidates reranked per query. */

@@ -39,4 +39,28 @@ describe('entity substitution', () => {
       expect(g.negatives[1]).toBe('The capital of Niger is Niamey.');
     }
   });
+
+  it('renames the other entities a group mentions, each to its own name, so an unfamiliar name marks nothing', () => {
+    const mixed = {
+      query: 'What currency does Niger use?',
+      positive: 'Wages and rents in Niger are paid in XOF.',
+      negatives: ['The currency of Nigeria is NGN.', 'The currency of Papua New Guinea is PGK.', 'Guinea uses GNF.'],
+    };
+    const names = ['Niger', 'Nigeria', 'Guinea', 'Papua New Guinea'];
+    const { groups: [g], substituted, othersSubstituted } = substituteEntities([mixed], names, { share: 1, others: 1, seed: 2 });
+    expect([substituted, othersSubstituted]).toEqual([1, 3]);
+    const texts = [g.query, g.positive, ...g.negatives].join(' ');
+    for (const n of names) expect(texts).not.toMatch(new RegExp(`\\b${n}\\b`));
+    const nameIn = (t: string, before: string, after: string) => t.slice(t.indexOf(before) + before.length, t.indexOf(after));
+    const queryName = nameIn(g.query, 'does ', ' use');
+    expect(nameIn(g.positive, 'rents in ', ' are')).toBe(queryName);
+    const others = [nameIn(g.negatives[0], 'of ', ' is'), nameIn(g.negatives[1], 'of ', ' is'), nameIn(g.negatives[2], '', ' uses')];
+    expect(new Set([queryName, ...others]).size).toBe(4);
+    // with others 0, only the query's entity is renamed; with share 0, only the others may be
+    const queryOnly = substituteEntities([mixed], names, { share: 1, seed: 2 }).groups[0];
+    expect(queryOnly.negatives).toEqual(mixed.negatives);
+    const othersOnly = substituteEntities([mixed], names, { share: 0, others: 1, seed: 2 });
+    expect(othersOnly.groups[0].query).toBe(mixed.query);
+    expect(othersOnly.othersSubstituted).toBe(3);
+  });
 });

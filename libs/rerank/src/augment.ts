@@ -34,20 +34,50 @@ export function substituteEntity(group: RankingGroup, name: string | RegExp, rep
   };
 }
 
+export interface SubstitutionOptions {
+  /** Share of the groups whose query's entity (the longest of `names` it mentions) is renamed throughout the group. */
+  share: number;
+  /**
+   * Chance that each other entity a group mentions is renamed too, each to its own invented name
+   * (default 0). Without it the invented names all belong to the query's entity, so the model
+   * learns that an unfamiliar name marks the relevant document.
+   */
+  others?: number;
+  seed: number;
+}
+
 /**
- * Replaces, in a share of the groups whose query names one of `names`, that name (the longest one
- * the query names) by an invented one throughout the group. Deterministic under the seed.
+ * Entity substitution over groups: in a share of the groups whose query names one of `names`, that
+ * name becomes an invented one throughout the group, and (with `others`) so does each other name the
+ * group mentions, each to its own. One pass over each text, longest names first, whole words only.
+ * Deterministic under the seed.
  */
-export function substituteEntities(groups: readonly RankingGroup[], names: readonly string[], o: { share: number; seed: number }): { groups: RankingGroup[]; substituted: number } {
+export function substituteEntities(groups: readonly RankingGroup[], names: readonly string[], o: SubstitutionOptions): { groups: RankingGroup[]; substituted: number; othersSubstituted: number } {
   const rng = new Rng(o.seed).fork('entity-substitution');
   const taken = new Set(names);
-  const patterns = [...names].sort((a, b) => b.length - a.length).map((n) => wholeWords(n, 'gu'));
-  let substituted = 0;
+  const longestFirst = [...names].sort((a, b) => b.length - a.length);
+  const any = new RegExp(longestFirst.map((n) => wholeWords(n).source).join('|'), 'gu');
+  let substituted = 0, othersSubstituted = 0;
   const out = groups.map((g) => {
-    const pattern = patterns.find((p) => g.query.search(p) >= 0);
-    if (!pattern || rng.next() >= o.share) return g;
-    substituted++;
-    return substituteEntity(g, pattern, inventName(rng, taken));
+    const texts = [g.instruction ?? '', g.query, g.positive, ...g.negatives];
+    const mentioned = new Set(texts.flatMap((t) => t.match(any) ?? []));
+    const queryName = longestFirst.find((n) => wholeWords(n).test(g.query));
+    const renamed = new Map<string, string>();
+    if (queryName && rng.next() < o.share) {
+      renamed.set(queryName, inventName(rng, taken));
+      substituted++;
+    }
+    for (const name of [...mentioned].sort()) {
+      if (name === queryName || !o.others || !(rng.next() < o.others)) continue;
+      renamed.set(name, inventName(rng, taken));
+      othersSubstituted++;
+    }
+    if (renamed.size === 0) return g;
+    const swap = (text: string) => text.replace(any, (m) => renamed.get(m) ?? m);
+    return {
+      ...(g.instruction === undefined ? {} : { instruction: swap(g.instruction) }),
+      query: swap(g.query), positive: swap(g.positive), negatives: g.negatives.map(swap),
+    };
   });
-  return { groups: out, substituted };
+  return { groups: out, substituted, othersSubstituted };
 }

@@ -93,10 +93,11 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
       // every document of this collection is judged, so the top BM25 ranks hold no unjudged relevant ones: mine from rank 1
       // the held-out countries' names never occur in training: without invented names in place of some training
       // countries' names, the model learns which countries it has seen instead of matching the query's to the document's
+      // (rerank.otherEntitySubstitution renames the group's other countries too, so that an invented name marks nothing)
       const names = loadCountries().filter((f) => trainIds.has(f.id)).map((f) => f.name);
-      const augment = (groups: RankingGroup[]) => {
-        const out = substituteEntities(groups, names, { share: c.entitySubstitution, seed: ctx.config.seed });
-        log(`rerank_default: ${out.substituted} of ${groups.length} groups with an invented name in place of the country's (rerank.entitySubstitution ${c.entitySubstitution})`);
+      const augment = (groups: RankingGroup[], seed: number) => {
+        const out = substituteEntities(groups, names, { share: c.entitySubstitution, others: c.otherEntitySubstitution, seed });
+        log(`rerank_default: ${out.substituted} of ${groups.length} groups with an invented name in place of the query's country (rerank.entitySubstitution ${c.entitySubstitution}), ${out.othersSubstituted} other countries renamed in them (rerank.otherEntitySubstitution ${c.otherEntitySubstitution})`);
         return out.groups;
       };
       ({ reranker, summary: result.training.default } = await train(ctx, reranker, 'default', { corpus, index: trainIndex, queries, steps, ranks: [1, c.negativeRanks[1]], augment }));
@@ -127,7 +128,7 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
 }
 
 /** Trains on the groups mined for `queries`, saves the reranker under reranker/ (or reranker-<name>/). */
-async function train(ctx: RunContext, reranker: Reranker, name: string, o: { corpus: BeirCollection['corpus']; index: Bm25Index; queries: TrainingQuery[]; steps: number; ranks?: [number, number]; augment?: (groups: RankingGroup[]) => RankingGroup[] }): Promise<{ reranker: Reranker; summary: RerankTrainSummary }> {
+async function train(ctx: RunContext, reranker: Reranker, name: string, o: { corpus: BeirCollection['corpus']; index: Bm25Index; queries: TrainingQuery[]; steps: number; ranks?: [number, number]; augment?: (groups: RankingGroup[], seed: number) => RankingGroup[] }): Promise<{ reranker: Reranker; summary: RerankTrainSummary }> {
   const c = ctx.config.rerank;
   const stage = `rerank_${name}`;
   const dir = name === 'default' ? 'reranker' : `reranker-${name}`;
@@ -138,15 +139,25 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
     return { reranker: await Reranker.load(ctx.path(dir)), summary: done };
   }
   const ranks = o.ranks ?? c.negativeRanks;
-  const { groups: mined, report } = buildGroups(o.queries, o.corpus, o.index, { negatives: c.negatives, ranks, gradedNegatives: c.gradedNegatives, seed: ctx.config.seed });
-  const groups = o.augment ? o.augment(mined) : mined;
-  if (groups.length === 0) throw new Error(`${stage}: no training groups (${report.withoutPositive.length} queries without a relevant document)`);
-  const shuffled = new Rng(ctx.config.seed).fork(stage).shuffle([...groups]);
-  const held = Math.min(64, Math.floor(shuffled.length * 0.05));
-  const [evalGroups, trainGroups] = [shuffled.slice(0, held), shuffled.slice(held)];
-  log(`${stage}: ${o.queries.length} queries → ${trainGroups.length} groups of 1 + ${c.negatives} (BM25 ranks ${ranks.join('–')}; ${report.randomNegatives} random fill-ins, ${report.nearDuplicates} near-duplicates skipped), ${held} held back for validation`);
+  // validation holds back whole queries, so that no round of fresh negatives puts a held-back query in training
+  const queries = new Rng(ctx.config.seed).fork(stage).shuffle([...o.queries]);
+  const held = Math.min(64, Math.floor(queries.length * 0.05));
+  const mine = (qs: TrainingQuery[], round: number) => {
+    const seed = ctx.config.seed + round;
+    const { groups, report } = buildGroups(qs, o.corpus, o.index, { negatives: c.negatives, ranks, gradedNegatives: c.gradedNegatives, seed });
+    return { groups: o.augment ? o.augment(groups, seed) : groups, report };
+  };
+  const evalGroups = mine(queries.slice(0, held), 0).groups;
+  // with rerank.freshNegatives, each pass over the queries gets its own negatives (and invented names)
+  const rounds = c.freshNegatives ? Math.min(10, Math.max(1, Math.ceil((o.steps * c.batchSize * c.gradAccum) / Math.max(1, queries.length - held)))) : 1;
+  const mined = Array.from({ length: rounds }, (_, r) => mine(queries.slice(held), r));
+  const report = mined[0].report;
+  const trainGroups = mined.flatMap((m) => m.groups);
+  if (trainGroups.length === 0) throw new Error(`${stage}: no training groups (${report.withoutPositive.length} queries without a relevant document)`);
+  log(`${stage}: ${o.queries.length} queries → ${mined[0].groups.length} groups of 1 + ${c.negatives}${rounds > 1 ? ` × ${rounds} rounds of fresh negatives` : ''} (BM25 ranks ${ranks.join('–')}; ${report.randomNegatives} random fill-ins, ${report.nearDuplicates} near-duplicates skipped), ${evalGroups.length} held back for validation`);
 
   let trainable: Map<string, tf.Variable> = reranker.model.params;
+  if (c.freezeEmbeddings) trainable = new Map([...trainable].filter(([k]) => k !== 'model.embed_tokens.weight' && k !== 'lm_head.weight'));
   if (c.lora.enabled) {
     trainable = addLora(reranker.model, { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: c.lora.targets }, ctx.config.seed);
     if (reranker.config.mode === 'head') trainable.set(HEAD_WEIGHT, reranker.model.p(HEAD_WEIGHT));
