@@ -27,7 +27,11 @@ export function inventName(rng: Rng, taken: ReadonlySet<string> = new Set()): st
  */
 export function substituteEntity(group: RankingGroup, name: string | RegExp, replacement: string): RankingGroup {
   const pattern = typeof name === 'string' ? wholeWords(name, 'gu') : name;
-  const swap = (text: string) => text.replace(pattern, () => replacement);
+  return rewriteGroup(group, (text) => text.replace(pattern, () => replacement));
+}
+
+/** The group with `swap` applied to its instruction, query and every document. */
+function rewriteGroup(group: RankingGroup, swap: (text: string) => string): RankingGroup {
   return {
     ...(group.instruction === undefined ? {} : { instruction: swap(group.instruction) }),
     query: swap(group.query), positive: swap(group.positive), negatives: group.negatives.map(swap),
@@ -61,7 +65,7 @@ export function substituteEntities(groups: readonly RankingGroup[], names: reado
   const out = groups.map((g) => {
     const texts = [g.instruction ?? '', g.query, g.positive, ...g.negatives];
     const mentioned = new Set(texts.flatMap((t) => t.match(any) ?? []));
-    const queryName = longestFirst.find((n) => wholeWords(n).test(g.query));
+    const queryName = (g.query.match(any) ?? []).reduce<string | undefined>((a, b) => (a && a.length >= b.length ? a : b), undefined);
     const renamed = new Map<string, string>();
     if (queryName && rng.next() < o.share) {
       renamed.set(queryName, inventName(rng, taken));
@@ -73,11 +77,7 @@ export function substituteEntities(groups: readonly RankingGroup[], names: reado
       othersSubstituted++;
     }
     if (renamed.size === 0) return g;
-    const swap = (text: string) => text.replace(any, (m) => renamed.get(m) ?? m);
-    return {
-      ...(g.instruction === undefined ? {} : { instruction: swap(g.instruction) }),
-      query: swap(g.query), positive: swap(g.positive), negatives: g.negatives.map(swap),
-    };
+    return rewriteGroup(g, (text) => text.replace(any, (m) => renamed.get(m) ?? m));
   });
   return { groups: out, substituted, othersSubstituted };
 }

@@ -10,6 +10,7 @@ import {
 import { evaluateCollection, evaluateInstructionPairs, type PairsResult, type RetrievalResult } from '../eval/retrieval-eval';
 import { log, progress } from '../progress';
 import type { RunContext } from '../run-context';
+import { withoutEmbeddings } from './train-model';
 
 export interface RerankTrainSummary {
   collection: string;
@@ -157,11 +158,10 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
   log(`${stage}: ${o.queries.length} queries → ${mined[0].groups.length} groups of 1 + ${c.negatives}${rounds > 1 ? ` × ${rounds} rounds of fresh negatives` : ''} (BM25 ranks ${ranks.join('–')}; ${report.randomNegatives} random fill-ins, ${report.nearDuplicates} near-duplicates skipped), ${evalGroups.length} held back for validation`);
 
   let trainable: Map<string, tf.Variable> = reranker.model.params;
-  if (c.freezeEmbeddings) trainable = new Map([...trainable].filter(([k]) => k !== 'model.embed_tokens.weight' && k !== 'lm_head.weight'));
   if (c.lora.enabled) {
     trainable = addLora(reranker.model, { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: c.lora.targets }, ctx.config.seed);
     if (reranker.config.mode === 'head') trainable.set(HEAD_WEIGHT, reranker.model.p(HEAD_WEIGHT));
-  }
+  } else if (c.freezeEmbeddings) trainable = withoutEmbeddings(trainable);
   const resumeFrom = ctx.config.resume ? await ctx.latestCheckpoint(stage) : undefined;
   if (ctx.config.resume) await ctx.dropMetricsAfter(stage, resumeFrom ? Number(/checkpoint-(\d+)$/.exec(resumeFrom)![1]) : 0);
   const bar = progress(stage, o.steps);

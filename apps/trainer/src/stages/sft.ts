@@ -6,7 +6,7 @@ import { evaluateInstructions, heldOutItems, type InstructionEval } from '../eva
 import { log } from '../progress';
 import type { RunContext } from '../run-context';
 import type { DataStageResult } from './data';
-import { pack, trainModel, type TrainSummary } from './train-model';
+import { pack, trainModel, withoutEmbeddings, type TrainSummary } from './train-model';
 
 export interface ModelEval extends Omit<InstructionEval, 'examples'> {
   perplexity: number;
@@ -55,7 +55,7 @@ export async function runSft(ctx: RunContext, data: DataStageResult, base: Llama
     const model = Llama.fromWeights(from.config, await from.weights(), 'base model');
     let trainable: Map<string, tf.Variable> = model.params;
     if (lora) trainable = addLora(model, lora, c.seed);
-    else if (c.sft.freezeEmbeddings) trainable = new Map([...model.params].filter(([k]) => k !== 'model.embed_tokens.weight' && k !== 'lm_head.weight'));
+    else if (c.sft.freezeEmbeddings) trainable = withoutEmbeddings(model.params);
     const rows = name === 'sft' ? mainRows : pack(ctx, examples, tokenizer.padId);
     const summary = await trainModel(ctx, { name, model, rows, evalRows, schedule: c.sft, steps, trainable });
     if (lora) {

@@ -19,6 +19,11 @@ export interface TrainSummary {
   resumedFrom: string | null;
 }
 
+/** The parameters to train with the token embeddings (and an untied output matrix) frozen. */
+export function withoutEmbeddings(params: Map<string, tf.Variable>): Map<string, tf.Variable> {
+  return new Map([...params].filter(([k]) => k !== 'model.embed_tokens.weight' && k !== 'lm_head.weight'));
+}
+
 /** Packs examples into rows of the configured length (or pads one per row when packing is off). */
 export function pack(ctx: RunContext, examples: readonly TokenizedExample[], padId: number): PackedRow[] {
   const options = { seqLength: ctx.config.sequence.maxLength, padId };
