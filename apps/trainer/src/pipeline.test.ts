@@ -157,6 +157,7 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     const dir = (await runDir())!;
     const resumed = await runTrainer(['--resume', dir], { DATABASE_URL: server.url });
     expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/tokenizer: from the run's tokenizer\/ \(resumed\)/);
     expect(resumed.stderr).toMatch(/pretrain: finished earlier/);
     expect(resumed.stderr).toMatch(/sft: resuming from .*checkpoint-\d+/);
     const file = await readPoints(dir);

@@ -2,8 +2,8 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   DataError, buildDefaultCorpus, buildFactRetrieval, datasetStatistics, padExamples, explainLabels, mixSources, packExamples, prepareExamples, readDataset,
-  saveTokenizer, trainByteLevelBpe, type ChatTemplate, type DatasetStatistics, type Example, type MixReport,
-  type DefaultCorpus, type PackingReport, type PrepareReport, type ReadReport, type TextTokenizer, type TokenizedExample,
+  TextTokenizer, saveTokenizer, trainByteLevelBpe, type ChatTemplate, type DatasetStatistics, type Example, type MixReport,
+  type DefaultCorpus, type PackingReport, type PrepareReport, type ReadReport, type TokenizedExample,
 } from '@tunekit/data';
 import { DEFAULT_FORMAT } from '@tunekit/rerank';
 import type { TrainerConfig } from '../config';
@@ -42,7 +42,7 @@ export interface DataSummary {
  * Builds the default corpora, trains (or takes) the tokenizer, and turns every dataset into masked
  * token sequences. `tokenizer` comes from `--from` when starting from an existing model.
  */
-export async function runDataStage(config: TrainerConfig, runDir: string, given?: TextTokenizer): Promise<DataStageResult> {
+export async function runDataStage(config: TrainerConfig, runDir: string, from?: TextTokenizer): Promise<DataStageResult> {
   const dataDir = path.join(runDir, 'data');
   await mkdir(dataDir, { recursive: true });
   const { data, sequence } = config;
@@ -55,8 +55,13 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
   const corpus = buildDefaultCorpus({ seed: config.seed, heldOutFraction: data.heldOutFraction });
   log(`data: ${corpus.facts.length} countries from countries-list; ${corpus.trainEntities.length} train, ${corpus.heldOutEntities.length} held out; ${corpus.train.length} train / ${corpus.heldOut.length} held-out instructions`);
 
-  // Tokenizer: byte-level BPE over pre-training prose and instruction text (or the given model's).
+  // Tokenizer: byte-level BPE over pre-training prose and instruction text (or the given model's). A resumed
+  // run keeps the one it saved: its checkpoints' token ids mean that tokenizer's tokens, whatever the code now trains.
   const started = Date.now();
+  const savedDir = path.join(runDir, 'tokenizer');
+  const hasSaved = Boolean(config.resume) && !from && (await access(path.join(savedDir, 'tokenizer.json')).then(() => true, () => false));
+  const saved = hasSaved ? await TextTokenizer.fromDirectory(savedDir) : undefined;
+  const given = from ?? saved;
   const tokenizerTexts = given ? [] : [
     ...corpus.pretraining({ exposures: config.tokenizer.trainExposures, seed: config.seed + 1, style: data.pretrainStyle }),
     ...corpus.train.flatMap((c) => c.messages.map((m) => m.content)),
@@ -65,7 +70,7 @@ export async function runDataStage(config: TrainerConfig, runDir: string, given?
   const tokenizer = given ?? trainByteLevelBpe(tokenizerTexts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: sequence.maxLength });
   await saveTokenizer(tokenizer, path.join(runDir, 'tokenizer'));
   const tokenizerSeconds = (Date.now() - started) / 1000;
-  log(given ? `tokenizer: from ${config.from}, ${tokenizer.vocabSize} tokens` : `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${tokenizerTexts.length} texts in ${tokenizerSeconds.toFixed(1)}s`);
+  log(given ? `tokenizer: from ${saved ? `the run's tokenizer/ (resumed)` : config.from}, ${tokenizer.vocabSize} tokens` : `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${tokenizerTexts.length} texts in ${tokenizerSeconds.toFixed(1)}s`);
   const template = tokenizer.chatTemplate();
 
   const prepare = (name: string, examples: Example[], strategy = sequence.masking) => {
