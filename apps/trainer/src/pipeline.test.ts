@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { writeBeir } from '@tunekit/data';
+import { writeBeir, type BeirDocument } from '@tunekit/data';
 import { ensureEmbeddedPostgres, openDatabase, schema, stopEmbeddedPostgres } from '@tunekit/db';
 import { describe, expect, it } from 'vitest';
 import { runTrainer, startTrainer, until } from './testing/run-trainer';
@@ -85,10 +85,13 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     expect(firstRun).not.toBe('');
     const collection = await mkdtemp(path.join(tmpdir(), 'beir-'));
     const topics = ['library catalogues', 'citation indexes', 'subject headings', 'document retrieval', 'information needs', 'abstracting services'];
-    const corpus = new Map(topics.flatMap((t, i) => [0, 1].map((k) => {
+    const corpus = new Map<string, BeirDocument>(topics.flatMap((t, i) => [0, 1].map((k) => {
       const id = `d${i}-${k}`;
       return [id, { id, title: `A study of ${t} in research libraries`, text: `This paper reviews ${t}. It compares ${t} across ${k + 2} institutions. The results show how ${t} help readers find material.` }] as const;
     })));
+    // one sentence too long for the model's context as a query: that synthetic query is left out, named
+    const long = Array.from({ length: 36 }, (_, i) => `Zygomorphic${'qxv'.repeat(1 + (i % 4))}ic`).join(' ');
+    corpus.set('dlong', { id: 'dlong', title: '', text: `Glossary of terms used in this survey of libraries. ${long}.` });
     const queries = new Map(topics.map((t, i) => [`q${i}`, { id: `q${i}`, text: `How do ${t} help readers?` }]));
     const qrels = new Map(topics.map((_, i) => [`q${i}`, new Map([[`d${i}-0`, 1], [`d${i}-1`, 1]])]));
     await writeBeir(collection, { corpus, queries, qrels });
@@ -96,6 +99,7 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     const result = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--stages', 'rerank', '--from', firstRun, '--collection', collection, '--set', 'rerank.defaultCollection=false']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/synthetic training queries \(template\)/);
+    expect(result.stderr).toMatch(/rerank_beir-\w+: 1 of \d+ training queries leave under \d+ tokens for the document .*; left out: dlong:ict1/);
     const runDir = path.dirname(/report: (.*)/.exec(result.stdout)![1]);
     const name = path.basename(collection);
     const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));

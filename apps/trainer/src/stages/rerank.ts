@@ -4,7 +4,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { Rng, buildFactRetrieval, loadCountries, readBeir, writeBeir, type BeirCollection, type TextTokenizer } from '@tunekit/data';
 import { DEFAULT_OPTIMIZER, Llama, addLora, mergeLora } from '@tunekit/model';
 import {
-  Bm25Index, HEAD_WEIGHT, Reranker, buildGroups, generatedQueries, substituteEntities, templateQueries, trainReranker,
+  Bm25Index, HEAD_WEIGHT, InputError, Reranker, buildGroups, generatedQueries, substituteEntities, templateQueries, trainReranker,
   type GroupReport, type RankingGroup, type TrainingQuery,
 } from '@tunekit/rerank';
 import { evaluateCollection, evaluateInstructionPairs, type PairsResult, type RetrievalResult } from '../eval/retrieval-eval';
@@ -17,6 +17,8 @@ export interface RerankTrainSummary {
   steps: number;
   groups: number;
   mining: GroupReport;
+  /** Training queries left out because they leave too little room for a document in the context (the first 20 listed). */
+  tooLong: { count: number; first: string[] };
   seconds: number;
   tokensPerSecond: number;
   finalLoss: number;
@@ -140,8 +142,20 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
     return { reranker: await Reranker.load(ctx.path(dir)), summary: done };
   }
   const ranks = o.ranks ?? c.negativeRanks;
+  // a query that leaves no room for a document in the model's context cannot be trained on (it is never cut)
+  const room = Math.min(32, reranker.config.maxDocTokens);
+  const fits = (q: TrainingQuery) => {
+    try {
+      return reranker.encode({ instruction: q.instruction, query: q.text, document: '' }).ids.length + room <= reranker.config.maxLength;
+    } catch (err) {
+      if (err instanceof InputError) return false;
+      throw err;
+    }
+  };
+  const tooLong = o.queries.filter((q) => !fits(q)).map((q) => q.id);
+  if (tooLong.length) log(`${stage}: ${tooLong.length} of ${o.queries.length} training queries leave under ${room} tokens for the document in the ${reranker.config.maxLength}-token context; left out: ${tooLong.slice(0, 10).join(', ')}${tooLong.length > 10 ? ', …' : ''}`);
   // validation holds back whole queries, so that no round of fresh negatives puts a held-back query in training
-  const queries = new Rng(ctx.config.seed).fork(stage).shuffle([...o.queries]);
+  const queries = new Rng(ctx.config.seed).fork(stage).shuffle(o.queries.filter((q) => !tooLong.includes(q.id)));
   const held = Math.min(64, Math.floor(queries.length * 0.05));
   const mine = (qs: TrainingQuery[], round: number) => {
     const seed = ctx.config.seed + round;
@@ -155,7 +169,7 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
   const report = mined[0].report;
   const trainGroups = mined.flatMap((m) => m.groups);
   if (trainGroups.length === 0) throw new Error(`${stage}: no training groups (${report.withoutPositive.length} queries without a relevant document)`);
-  log(`${stage}: ${o.queries.length} queries → ${mined[0].groups.length} groups of 1 + ${c.negatives}${rounds > 1 ? ` × ${rounds} rounds of fresh negatives` : ''} (BM25 ranks ${ranks.join('–')}; ${report.randomNegatives} random fill-ins, ${report.nearDuplicates} near-duplicates skipped), ${evalGroups.length} held back for validation`);
+  log(`${stage}: ${queries.length} queries → ${mined[0].groups.length} groups of 1 + ${c.negatives}${rounds > 1 ? ` × ${rounds} rounds of fresh negatives` : ''} (BM25 ranks ${ranks.join('–')}; ${report.randomNegatives} random fill-ins, ${report.nearDuplicates} near-duplicates skipped), ${evalGroups.length} held back for validation`);
 
   let trainable: Map<string, tf.Variable> = reranker.model.params;
   if (c.lora.enabled) {
@@ -190,7 +204,7 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
   if (c.lora.enabled) mergeLora(reranker.model);
   await reranker.save(ctx.path(dir));
   const summary: RerankTrainSummary = {
-    collection: name, steps: o.steps, groups: trainGroups.length, mining: { ...report, withoutPositive: report.withoutPositive.slice(0, 20) }, seconds,
+    collection: name, steps: o.steps, groups: trainGroups.length, mining: { ...report, withoutPositive: report.withoutPositive.slice(0, 20) }, tooLong: { count: tooLong.length, first: tooLong.slice(0, 20) }, seconds,
     tokensPerSecond: tokens / seconds, finalLoss: result.history.at(-1)?.loss ?? lastLoss, evalAccuracy, dir, resumedFrom: resumeFrom ?? null,
   };
   await ctx.markDone(stage, summary);
