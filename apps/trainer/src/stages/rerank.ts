@@ -152,10 +152,10 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
       throw err;
     }
   };
-  const tooLong = o.queries.filter((q) => !fits(q)).map((q) => q.id);
-  if (tooLong.length) log(`${stage}: ${tooLong.length} of ${o.queries.length} training queries leave under ${room} tokens for the document in the ${reranker.config.maxLength}-token context; left out: ${tooLong.slice(0, 10).join(', ')}${tooLong.length > 10 ? ', …' : ''}`);
+  const tooLong = new Set(o.queries.filter((q) => !fits(q)).map((q) => q.id));
+  if (tooLong.size) log(`${stage}: ${tooLong.size} of ${o.queries.length} training queries leave under ${room} tokens for the document in the ${reranker.config.maxLength}-token context; left out: ${[...tooLong].slice(0, 10).join(', ')}${tooLong.size > 10 ? ', …' : ''}`);
   // validation holds back whole queries, so that no round of fresh negatives puts a held-back query in training
-  const queries = new Rng(ctx.config.seed).fork(stage).shuffle(o.queries.filter((q) => !tooLong.includes(q.id)));
+  const queries = new Rng(ctx.config.seed).fork(stage).shuffle(o.queries.filter((q) => !tooLong.has(q.id)));
   const held = Math.min(64, Math.floor(queries.length * 0.05));
   const mine = (qs: TrainingQuery[], round: number) => {
     const seed = ctx.config.seed + round;
@@ -168,7 +168,7 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
   const mined = Array.from({ length: rounds }, (_, r) => mine(queries.slice(held), r));
   const report = mined[0].report;
   const trainGroups = mined.flatMap((m) => m.groups);
-  if (trainGroups.length === 0) throw new Error(`${stage}: no training groups (${report.withoutPositive.length} queries without a relevant document)`);
+  if (trainGroups.length === 0) throw new Error(`${stage}: no training groups (${report.withoutPositive.length} queries without a relevant document, ${tooLong.size} too long for the context)`);
   log(`${stage}: ${queries.length} queries → ${mined[0].groups.length} groups of 1 + ${c.negatives}${rounds > 1 ? ` × ${rounds} rounds of fresh negatives` : ''} (BM25 ranks ${ranks.join('–')}; ${report.randomNegatives} random fill-ins, ${report.nearDuplicates} near-duplicates skipped), ${evalGroups.length} held back for validation`);
 
   let trainable: Map<string, tf.Variable> = reranker.model.params;
@@ -204,7 +204,7 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
   if (c.lora.enabled) mergeLora(reranker.model);
   await reranker.save(ctx.path(dir));
   const summary: RerankTrainSummary = {
-    collection: name, steps: o.steps, groups: trainGroups.length, mining: { ...report, withoutPositive: report.withoutPositive.slice(0, 20) }, tooLong: { count: tooLong.length, first: tooLong.slice(0, 20) }, seconds,
+    collection: name, steps: o.steps, groups: trainGroups.length, mining: { ...report, withoutPositive: report.withoutPositive.slice(0, 20) }, tooLong: { count: tooLong.size, first: [...tooLong].slice(0, 20) }, seconds,
     tokensPerSecond: tokens / seconds, finalLoss: result.history.at(-1)?.loss ?? lastLoss, evalAccuracy, dir, resumedFrom: resumeFrom ?? null,
   };
   await ctx.markDone(stage, summary);
