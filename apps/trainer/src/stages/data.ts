@@ -58,9 +58,9 @@ export async function runDataStage(config: TrainerConfig, runDir: string, from?:
   // Tokenizer: byte-level BPE over pre-training prose and instruction text (or the given model's). A resumed
   // run keeps the one it saved: its checkpoints' token ids mean that tokenizer's tokens, whatever the code now trains.
   const started = Date.now();
-  const savedDir = path.join(runDir, 'tokenizer');
-  const hasSaved = Boolean(config.resume) && !from && (await access(path.join(savedDir, 'tokenizer.json')).then(() => true, () => false));
-  const saved = hasSaved ? await TextTokenizer.fromDirectory(savedDir) : undefined;
+  const tokenizerDir = path.join(runDir, 'tokenizer');
+  const hasSaved = Boolean(config.resume) && !from && (await access(path.join(tokenizerDir, 'tokenizer.json')).then(() => true, () => false));
+  const saved = hasSaved ? await TextTokenizer.fromDirectory(tokenizerDir) : undefined;
   const given = from ?? saved;
   const tokenizerTexts = given ? [] : [
     ...corpus.pretraining({ exposures: config.tokenizer.trainExposures, seed: config.seed + 1, style: data.pretrainStyle }),
@@ -68,7 +68,7 @@ export async function runDataStage(config: TrainerConfig, runDir: string, from?:
     ...(config.stages.includes('rerank') ? rerankTexts(config) : []),
   ];
   const tokenizer = given ?? trainByteLevelBpe(tokenizerTexts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: sequence.maxLength });
-  await saveTokenizer(tokenizer, path.join(runDir, 'tokenizer'));
+  if (!saved) await saveTokenizer(tokenizer, tokenizerDir);
   const tokenizerSeconds = (Date.now() - started) / 1000;
   log(given ? `tokenizer: from ${saved ? `the run's tokenizer/ (resumed)` : config.from}, ${tokenizer.vocabSize} tokens` : `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${tokenizerTexts.length} texts in ${tokenizerSeconds.toFixed(1)}s`);
   const template = tokenizer.chatTemplate();

@@ -162,10 +162,11 @@ async function train(ctx: RunContext, reranker: Reranker, name: string, o: { cor
     const { groups, report } = buildGroups(qs, o.corpus, o.index, { negatives: c.negatives, ranks, gradedNegatives: c.gradedNegatives, seed });
     return { groups: o.augment ? o.augment(groups, seed) : groups, report };
   };
-  const evalGroups = mine(queries.slice(0, held), 0).groups;
+  const [heldQueries, trainQueries] = [queries.slice(0, held), queries.slice(held)];
+  const evalGroups = mine(heldQueries, 0).groups;
   // with rerank.freshNegatives, each pass over the queries gets its own negatives (and invented names)
-  const rounds = c.freshNegatives ? Math.min(10, Math.max(1, Math.ceil((o.steps * c.batchSize * c.gradAccum) / Math.max(1, queries.length - held)))) : 1;
-  const mined = Array.from({ length: rounds }, (_, r) => mine(queries.slice(held), r));
+  const rounds = c.freshNegatives ? Math.min(10, Math.max(1, Math.ceil((o.steps * c.batchSize * c.gradAccum) / Math.max(1, trainQueries.length)))) : 1;
+  const mined = Array.from({ length: rounds }, (_, r) => mine(trainQueries, r));
   const report = mined[0].report;
   const trainGroups = mined.flatMap((m) => m.groups);
   if (trainGroups.length === 0) throw new Error(`${stage}: no training groups (${report.withoutPositive.length} queries without a relevant document, ${tooLong.size} too long for the context)`);
