@@ -44,6 +44,12 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     expect(await readdir(path.join(runDir, 'rerank/default'))).toEqual(expect.arrayContaining(['bm25.trec', 'reranked.trec', 'fused.trec', 'corpus.jsonl', 'queries.jsonl', 'instruction-pairs.jsonl']));
     expect((await readFile(path.join(runDir, 'rerank/default/reranked.trec'), 'utf8')).split('\n')[0]).toMatch(/^test-\d+ Q0 \S+ 1 -?[\d.e-]+ tunekit-reranked$/);
     expect(await readFile(reportPath, 'utf8')).toContain('p-MRR');
+    // the default collection's questions by kind (fact, value, bridge; this preset's 12 are all fact questions), each with every system's metrics
+    const byKind = report.rerank.eval.default.by_kind as Record<string, { queries: number; bm25: Record<string, number>; reranked: Record<string, number> }>;
+    expect(Object.keys(byKind)).toContain('fact');
+    expect(Object.values(byKind).reduce((n, k) => n + k.queries, 0)).toBe(report.rerank.eval.default.queries);
+    for (const k of Object.values(byKind)) expect(typeof k.reranked['ndcg@10']).toBe('number');
+    expect(await readFile(reportPath, 'utf8')).toContain('nDCG@10 by kind of query');
     expectContiguous(await readPoints(runDir));
 
     const conn = await openDatabase();

@@ -9,6 +9,7 @@ export function rerankReportJson(r: RerankResult) {
   for (const [name, e] of Object.entries(r.eval)) {
     evalByCollection[name] = {
       queries: e.queries, depth: e.depth, queries_over_context: e.fallback.length, bm25: e.bm25, reranked: e.reranked, fused: e.fused, fusion_weight: e.fusionWeight,
+      ...(e.byKind ? { by_kind: e.byKind } : {}),
       delta: Object.fromEntries(METRICS.map((m) => [m, e.reranked[m] - e.bm25[m]])), runs: e.runs, seconds: e.seconds, pairs_per_second: e.pairsPerSecond,
     };
   }
@@ -32,6 +33,11 @@ export function rerankReportMarkdown(r: RerankResult): string {
     out.push(`| BM25 | ${METRICS.map((m) => f3(e.bm25[m])).join(' | ')} |`);
     out.push(`| reranked | ${METRICS.map((m) => f3(e.reranked[m])).join(' | ')} |`);
     out.push(`| fused (w = ${e.fusionWeight}, an option) | ${METRICS.map((m) => f3(e.fused[m])).join(' | ')} |`, '');
+    if (e.byKind) {
+      out.push('nDCG@10 by kind of query:', '', '| kind | queries | BM25 | reranked | fused |', '| --- | ---: | ---: | ---: | ---: |');
+      for (const [kind, k] of Object.entries(e.byKind)) out.push(`| ${kind} | ${k.queries} | ${f3(k.bm25['ndcg@10'])} | ${f3(k.reranked['ndcg@10'])} | ${f3(k.fused['ndcg@10'])} |`);
+      out.push('');
+    }
   }
   if (r.pairs) {
     const p = r.pairs;
