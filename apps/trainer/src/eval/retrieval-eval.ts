@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { writeTrecRun, type BeirCollection, type InstructionPair, type Run } from '@tunekit/data';
+import { writeTrecRun, type BeirCollection, type InstructionPair, type Qrels, type Run } from '@tunekit/data';
 import { evaluatePairs, evaluateRun, firstStage, fuseRuns, rerankRun, type Bm25Index, type EvalQuery, type Evaluation, type Reranker } from '@tunekit/rerank';
 import { log, progress } from '../progress';
 import type { RunContext } from '../run-context';
@@ -18,7 +18,7 @@ export interface RetrievalResult {
   fused: Record<string, number>;
   fusionWeight: number;
   perQuery: { id: string; text: string; metrics: Record<System, Record<string, number>> }[];
-  /** Mean metrics per kind of query (the queries' `metadata.kind`, as the default collection's fact, value and bridge questions carry), when every query has one. */
+  /** Mean metrics per kind of query (the queries' `metadata.kind`, as the default collection's fact, value and bridge questions carry), when every judged query has one. */
   byKind?: Record<string, { queries: number } & Record<System, Record<string, number>>>;
   /** Queries too long for the model's context: ranked by BM25 in every system. */
   fallback: string[];
@@ -66,28 +66,29 @@ export async function evaluateCollection(ctx: RunContext, reranker: Reranker, co
   }
   if (fallback.length) log(`rerank eval ${name}: ${fallback.length} of ${queries.length} queries do not fit the model's ${reranker.config.maxLength}-token context with the template (the query is never cut); they keep BM25's order in every system: ${fallback.slice(0, 10).join(', ')}${fallback.length > 10 ? ', …' : ''}`);
   bar.finish(`${scored} pairs in ${seconds.toFixed(1)}s; nDCG@10 BM25 ${evaluations.bm25.mean['ndcg@10'].toFixed(3)} → reranked ${evaluations.reranked.mean['ndcg@10'].toFixed(3)} (fused ${evaluations.fused.mean['ndcg@10'].toFixed(3)})`);
-  const perQuery = queries.filter((q) => evaluations.bm25.perQuery.has(q.id)).map((q) => ({
-    id: q.id, text: q.text, metrics: Object.fromEntries(SYSTEMS.map((s) => [s, evaluations[s].perQuery.get(q.id)!])) as Record<System, Record<string, number>>,
-  }));
   return {
     collection: name, queries: queries.length, depth,
     bm25: evaluations.bm25.mean, reranked: evaluations.reranked.mean, fused: evaluations.fused.mean, fusionWeight: ctx.config.rerank.fusionWeight,
-    perQuery, byKind: meansByKind(perQuery, collection), runs: files, seconds, pairsPerSecond: scored / seconds, fallback,
+    perQuery: queries.filter((q) => evaluations.bm25.perQuery.has(q.id)).map((q) => ({
+      id: q.id, text: q.text, metrics: Object.fromEntries(SYSTEMS.map((s) => [s, evaluations[s].perQuery.get(q.id)!])) as Record<System, Record<string, number>>,
+    })),
+    byKind: meansByKind(qrels, runs, collection), runs: files, seconds, pairsPerSecond: scored / seconds, fallback,
   };
 }
 
-/** Per-query metrics averaged over the queries of each `metadata.kind`; undefined unless every query has a kind. */
-function meansByKind(perQuery: RetrievalResult['perQuery'], collection: BeirCollection): RetrievalResult['byKind'] {
-  const groups = new Map<string, RetrievalResult['perQuery']>();
-  for (const q of perQuery) {
-    const kind = collection.queries.get(q.id)?.metadata?.kind;
+/** Each system's means over the judged queries of each `metadata.kind`, by the same definitions as the overall means; undefined unless every query has a kind. */
+function meansByKind(qrels: Qrels, runs: Record<System, Run>, collection: BeirCollection): RetrievalResult['byKind'] {
+  const kinds = new Map<string, Qrels>();
+  for (const [id, judged] of qrels) {
+    const kind = collection.queries.get(id)?.metadata?.kind;
     if (typeof kind !== 'string') return undefined;
-    if (!groups.has(kind)) groups.set(kind, []);
-    groups.get(kind)!.push(q);
+    if (!kinds.has(kind)) kinds.set(kind, new Map());
+    kinds.get(kind)!.set(id, judged);
   }
-  if (groups.size === 0) return undefined;
-  const mean = (qs: RetrievalResult['perQuery'], s: System) => Object.fromEntries(Object.keys(qs[0].metrics[s]).map((m) => [m, qs.reduce((a, q) => a + q.metrics[s][m], 0) / qs.length]));
-  return Object.fromEntries([...groups].sort(([a], [b]) => a.localeCompare(b)).map(([kind, qs]) => [kind, { queries: qs.length, ...(Object.fromEntries(SYSTEMS.map((s) => [s, mean(qs, s)])) as Record<System, Record<string, number>>) }]));
+  if (kinds.size === 0) return undefined;
+  return Object.fromEntries([...kinds].sort(([a], [b]) => a.localeCompare(b)).map(([kind, q]) => [kind, {
+    queries: q.size, ...(Object.fromEntries(SYSTEMS.map((s) => [s, evaluateRun(q, runs[s], METRICS).mean])) as Record<System, Record<string, number>>),
+  }]));
 }
 
 /** p-MRR on instruction pairs, with each instruction's own nDCG@10 / MAP. */
