@@ -120,7 +120,7 @@ export const trainerConfig = z.strictObject({
     /** Mine new negatives (and draw new invented names) for every pass over the training queries, instead of repeating one set. */
     freshNegatives: z.boolean().default(true),
     /** Share of the default collection's training groups in which the country's name is replaced by an invented one throughout. */
-    entitySubstitution: z.number().min(0).max(1).default(0.5),
+    entitySubstitution: z.number().min(0).max(1).default(0),
     /** Chance that each other country a training group names is renamed too, each to its own invented name, so that an unfamiliar name does not mark the relevant document. */
     otherEntitySubstitution: z.number().min(0).max(1).default(0),
     /**
@@ -130,6 +130,8 @@ export const trainerConfig = z.strictObject({
     freezeEmbeddings: z.boolean().default(true),
     /** Documents are cut to this many tokens; instruction and query never are. */
     maxDocTokens: z.number().int().positive().default(128),
+    /** Mark the document's words that match a query term (`**word**`, as MarkedBERT does); saved with the reranker. */
+    markQueryTerms: z.boolean().default(true),
     /** BM25 candidates reranked per query. */
     depth: z.number().int().positive().default(100),
     /** Test questions and instruction pairs of the default collection evaluated (0 = all). */

@@ -1,4 +1,5 @@
 import type { ChatTemplate, TextTokenizer } from '@tunekit/data';
+import { analyze } from './bm25';
 
 /** What the reranker is asked about: relevance of a document to a query under an instruction. */
 export interface RerankPair {
@@ -20,6 +21,12 @@ export interface RerankFormat {
   maxDocTokens: number;
   /** Longest input in tokens (the model's context); a pair whose instruction and query alone exceed it is an error. */
   maxLength: number;
+  /**
+   * Wrap the document's words that match a query term (BM25's analysis: lower-cased, stemmed, stop
+   * words aside) in `**`, as MarkedBERT marks exact matches, so that the model sees which words the
+   * query and the document share whatever the words are.
+   */
+  markQueryTerms?: boolean;
 }
 
 /** Qwen3-Reranker's wording, so that its checkpoints and ours read the same input. */
@@ -29,6 +36,16 @@ export const DEFAULT_FORMAT: RerankFormat = {
   maxDocTokens: 128,
   maxLength: 512,
 };
+
+/** The document with each word whose BM25 term is one of the query's wrapped in `**`. */
+export function markQueryTerms(document: string, query: string): string {
+  const terms = new Set(analyze(query));
+  if (terms.size === 0) return document;
+  return document.replace(/[\p{L}\p{N}]+(?:['’]s\b)?/gu, (word) => {
+    const [term] = analyze(word);
+    return term !== undefined && terms.has(term) ? `**${word}**` : word;
+  });
+}
 
 export class InputError extends Error {
   override name = 'InputError';
@@ -62,11 +79,12 @@ export function encodePair(tokenizer: TextTokenizer, template: ChatTemplate, for
   if (frame + 1 > format.maxLength) {
     throw new InputError(`the instruction and query take ${frame} tokens with the template, more than the reranker's ${format.maxLength}; shorten the query or instruction (they are never truncated)`);
   }
-  const { ids: docIds, offsets } = tokenizer.encodeWithOffsets(pair.document);
+  const document = format.markQueryTerms ? markQueryTerms(pair.document, pair.query) : pair.document;
+  const { ids: docIds, offsets } = tokenizer.encodeWithOffsets(document);
   let budget = Math.min(format.maxDocTokens, pair.maxDocTokens ?? Infinity, format.maxLength - frame);
   for (;;) {
     const kept = Math.min(budget, docIds.length);
-    const ids = render(kept === docIds.length ? pair.document : pair.document.slice(0, kept > 0 ? offsets[2 * kept - 1] : 0));
+    const ids = render(kept === docIds.length ? document : document.slice(0, kept > 0 ? offsets[2 * kept - 1] : 0));
     // tokens can merge across the field boundary: shrink until the whole input fits
     if (ids.length <= format.maxLength || kept === 0) return { ids, truncatedTokens: docIds.length - kept };
     budget = kept - (ids.length - format.maxLength);

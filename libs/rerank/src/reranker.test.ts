@@ -45,6 +45,22 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     expect(cut.truncatedTokens).toBeGreaterThan(0);
   });
 
+  it('marks the document words that share a BM25 term with the query when its format asks, and keeps the choice on save', async () => {
+    const plain = Reranker.create(Llama.init(config, 1), tokenizer);
+    const marked = Reranker.create(Llama.init(config, 1), tokenizer, { markQueryTerms: true });
+    const pair = { query: 'find the reds', document: "The red one and the blue one, red's own" };
+    expect(tokenizer.decode(plain.encode(pair).ids)).toContain(`<Document>: ${pair.document}<|im_end|>`);
+    // "the" is a stop word, "reds" and "red's" stem to "red"; the query itself is left as it is
+    expect(tokenizer.decode(marked.encode(pair).ids)).toContain("<Query>: find the reds\n<Document>: The **red** one and the blue one, **red's** own<|im_end|>");
+    expect(tokenizer.decode(marked.encode({ query: 'the', document: 'the one' }).ids)).toContain('<Document>: the one<|im_end|>');
+    const dir = await mkdtemp(path.join(tmpdir(), 'reranker-marked-'));
+    await marked.save(dir);
+    const loaded = await Reranker.load(dir);
+    expect(loaded.config.markQueryTerms).toBe(true);
+    expect(loaded.encode(pair).ids).toEqual(marked.encode(pair).ids);
+    for (const r of [plain, marked, loaded]) r.dispose();
+  });
+
   it('scores yes/no as logit(yes) − logit(no) at the last token, the same with and without the prefix cache', () => {
     const model = Llama.init(config, 2);
     const r = Reranker.create(model, tokenizer);

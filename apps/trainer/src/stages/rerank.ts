@@ -45,7 +45,7 @@ export interface RerankResult {
 export async function runRerank(ctx: RunContext, start: { model?: Llama; tokenizer: TextTokenizer; reranker?: Reranker }): Promise<RerankResult> {
   const c = ctx.config.rerank;
   const result: RerankResult = { training: {}, eval: {} };
-  let reranker = start.reranker ?? Reranker.create(await copyOf(start.model!), start.tokenizer, { mode: c.mode, maxDocTokens: c.maxDocTokens }, ctx.config.seed);
+  let reranker = start.reranker ?? Reranker.create(await copyOf(start.model!), start.tokenizer, { mode: c.mode, maxDocTokens: c.maxDocTokens, markQueryTerms: c.markQueryTerms }, ctx.config.seed);
   log(`rerank: ${start.reranker ? 'trained reranker from --from' : 'new reranker on the tuned model'}, ${reranker.config.mode} scoring, documents cut to ${reranker.config.maxDocTokens} tokens, inputs up to ${reranker.config.maxLength}`);
 
   if (c.defaultCollection) {
@@ -94,11 +94,10 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
       }
       const steps = Math.max(1, Math.ceil((queries.length * c.epochs) / (c.batchSize * c.gradAccum)));
       // every document of this collection is judged, so the top BM25 ranks hold no unjudged relevant ones: mine from rank 1
-      // the held-out countries' names never occur in training: without invented names in place of some training
-      // countries' names, the model learns which countries it has seen instead of matching the query's to the document's
-      // (rerank.otherEntitySubstitution renames the group's other countries too, so that an invented name marks nothing)
+      // the held-out countries' names never occur in training; with the query's terms marked in the documents
+      // (rerank.markQueryTerms) the model learns to match them, and entity substitution, the older remedy, is off
       const names = loadCountries().filter((f) => trainIds.has(f.id)).map((f) => f.name);
-      const augment = (groups: RankingGroup[], seed: number) => {
+      const augment = c.entitySubstitution === 0 && c.otherEntitySubstitution === 0 ? undefined : (groups: RankingGroup[], seed: number) => {
         const out = substituteEntities(groups, names, { share: c.entitySubstitution, others: c.otherEntitySubstitution, seed });
         log(`rerank_default: ${out.substituted} of ${groups.length} groups with an invented name in place of the query's country (rerank.entitySubstitution ${c.entitySubstitution}), ${out.othersSubstituted} other countries renamed in them (rerank.otherEntitySubstitution ${c.otherEntitySubstitution})`);
         return out.groups;
