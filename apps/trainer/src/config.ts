@@ -105,7 +105,7 @@ export const trainerConfig = z.strictObject({
     evalEvery: optimizer.evalEvery.default(50),
     checkpointEvery: optimizer.checkpointEvery.default(100),
     /** Passes over the training groups of the default collection. */
-    epochs: z.number().positive().default(4),
+    epochs: z.number().positive().default(3),
     /** `yes_no`: logit(yes) − logit(no) at the answer position; `head`: a linear head on the last hidden state. */
     mode: z.enum(SCORE_MODES).default('yes_no'),
     loss: z.enum(RANKING_LOSSES).default('listwise'),
