@@ -96,12 +96,13 @@ export async function runRerank(ctx: RunContext, start: { model?: Llama; tokeniz
       // every document of this collection is judged, so the top BM25 ranks hold no unjudged relevant ones: mine from rank 1
       // the held-out countries' names never occur in training; with the query's terms marked in the documents
       // (rerank.markQueryTerms) the model learns to match them, and entity substitution, the older remedy, is off
-      const names = loadCountries().filter((f) => trainIds.has(f.id)).map((f) => f.name);
-      const augment = c.entitySubstitution === 0 && c.otherEntitySubstitution === 0 ? undefined : (groups: RankingGroup[], seed: number) => {
+      const substitutes = c.entitySubstitution > 0 || c.otherEntitySubstitution > 0;
+      const names = substitutes ? loadCountries().filter((f) => trainIds.has(f.id)).map((f) => f.name) : [];
+      const augment = substitutes ? (groups: RankingGroup[], seed: number) => {
         const out = substituteEntities(groups, names, { share: c.entitySubstitution, others: c.otherEntitySubstitution, seed });
         log(`rerank_default: ${out.substituted} of ${groups.length} groups with an invented name in place of the query's country (rerank.entitySubstitution ${c.entitySubstitution}), ${out.othersSubstituted} other countries renamed in them (rerank.otherEntitySubstitution ${c.otherEntitySubstitution})`);
         return out.groups;
-      };
+      } : undefined;
       ({ reranker, summary: result.training.default } = await train(ctx, reranker, 'default', { corpus, index: trainIndex, queries, steps, ranks: [1, c.negativeRanks[1]], augment }));
     }
     const test: BeirCollection = { name: 'default', corpus: facts.corpus, queries: sample(facts.test.queries, c.evalQueries, ctx.config.seed), qrels: facts.test.qrels };
