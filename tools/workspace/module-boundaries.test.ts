@@ -15,14 +15,30 @@ async function boundaryErrors(file: string, code: string): Promise<string[]> {
 describe('module boundaries (apps → libs; rerank → model → data)', () => {
   beforeAll(() => {
     // The rule reads Nx's cached project graph; computing it makes the test independent of how it is started.
-    execFileSync(path.join(root, 'node_modules/.bin/nx'), ['show', 'projects'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+    execFileSync(path.join(root, 'node_modules/.bin/nx'), ['show', 'projects'], {
+      cwd: root,
+      stdio: 'ignore',
+      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+    });
   });
 
   it.each([
     // model and rerank already depend on data, so these are also cycles, which the rule reports first
-    ['libs/data/src/forbidden.ts', '@tunekit/model', /Circular dependency between "data" and "model"|A project tagged with "lib:data" cannot depend on any libs with tags/],
-    ['libs/data/src/forbidden.ts', '@tunekit/rerank', /Circular dependency between "data" and "rerank"|A project tagged with "lib:data" cannot depend on any libs with tags/],
-    ['libs/model/src/forbidden.ts', '@tunekit/rerank', /Circular dependency between "model" and "rerank"|A project tagged with "lib:model" can only depend on libs tagged with "lib:data"/],
+    [
+      'libs/data/src/forbidden.ts',
+      '@tunekit/model',
+      /Circular dependency between "data" and "model"|A project tagged with "lib:data" cannot depend on any libs with tags/,
+    ],
+    [
+      'libs/data/src/forbidden.ts',
+      '@tunekit/rerank',
+      /Circular dependency between "data" and "rerank"|A project tagged with "lib:data" cannot depend on any libs with tags/,
+    ],
+    [
+      'libs/model/src/forbidden.ts',
+      '@tunekit/rerank',
+      /Circular dependency between "model" and "rerank"|A project tagged with "lib:model" can only depend on libs tagged with "lib:data"/,
+    ],
   ])('%s may not import %s', async (file, target, message) => {
     const errors = await boundaryErrors(file, `import * as forbidden from '${target}';\nexport const x = forbidden;\n`);
     expect(errors).toHaveLength(1);
@@ -30,7 +46,10 @@ describe('module boundaries (apps → libs; rerank → model → data)', () => {
   });
 
   it('a library may not import an application', async () => {
-    const errors = await boundaryErrors('libs/data/src/forbidden.ts', "import { parseFlags } from '../../../apps/trainer/src/cli';\nexport const x = parseFlags;\n");
+    const errors = await boundaryErrors(
+      'libs/data/src/forbidden.ts',
+      "import { parseFlags } from '../../../apps/trainer/src/cli';\nexport const x = parseFlags;\n",
+    );
     expect(errors.length).toBeGreaterThan(0);
   });
 
@@ -41,6 +60,8 @@ describe('module boundaries (apps → libs; rerank → model → data)', () => {
     ['apps/trainer/src/allowed.ts', '@tunekit/rerank'],
     ['tools/bench/allowed.ts', '@tunekit/data'],
   ])('%s may import %s', async (file, target) => {
-    expect(await boundaryErrors(file, `import * as allowed from '${target}';\nexport const x = allowed;\n`)).toEqual([]);
+    expect(await boundaryErrors(file, `import * as allowed from '${target}';\nexport const x = allowed;\n`)).toEqual(
+      [],
+    );
   });
 });

@@ -8,7 +8,9 @@ export function bearerChecker(keys: readonly string[]): (header: string | undefi
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
   return (header) => {
     const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-    const given = createHash('sha256').update(m?.[1]?.trim() ?? '').digest();
+    const given = createHash('sha256')
+      .update(m?.[1]?.trim() ?? '')
+      .digest();
     let ok = false;
     for (const d of digests) ok = timingSafeEqual(d, given) || ok;
     return ok && m !== null;

@@ -7,7 +7,10 @@ import type { ModelWorker, Scored } from './engine';
  */
 export class QueueFullError extends Error {
   override name = 'QueueFullError';
-  constructor(readonly retryAfterSeconds: number, reason: string) {
+  constructor(
+    readonly retryAfterSeconds: number,
+    reason: string,
+  ) {
     super(`the server is at capacity (${reason}); retry in ${retryAfterSeconds} s`);
   }
 }
@@ -55,7 +58,10 @@ export class Batcher {
   /** Pairs per second, smoothed: for Retry-After. */
   private rate = 0;
 
-  constructor(private readonly workers: ModelWorker[], private readonly o: { batchSize: number; maxQueue: number; hooks?: BatcherHooks }) {}
+  constructor(
+    private readonly workers: ModelWorker[],
+    private readonly o: { batchSize: number; maxQueue: number; hooks?: BatcherHooks },
+  ) {}
 
   /** Pairs waiting for a worker. */
   get depth(): number {
@@ -67,19 +73,39 @@ export class Batcher {
     const ahead = this.waitingPairs + pairs.length;
     const pairsPerSecond = this.rate * this.workers.length; // 0 until a batch has been timed
     const retry = Math.max(1, Math.ceil(ahead / Math.max(pairsPerSecond, 1)));
-    if (ahead > this.o.maxQueue) return Promise.reject(new QueueFullError(retry, `${this.waitingPairs} of ${this.o.maxQueue} pairs waiting`));
+    if (ahead > this.o.maxQueue)
+      return Promise.reject(new QueueFullError(retry, `${this.waitingPairs} of ${this.o.maxQueue} pairs waiting`));
     // Work that cannot be done before the deadline at the measured rate is refused now: admitted, it would time out
     // after taking the workers' time from requests that can still make theirs, and under overload nothing would finish.
     const seconds = pairsPerSecond > 0 ? ahead / pairsPerSecond : 0;
     if (seconds * 1000 > DEADLINE_SHARE * timeoutMs) {
-      return Promise.reject(new QueueFullError(retry, `${this.waitingPairs} pairs waiting, about ${seconds.toFixed(1)} s of work, more than this request's ${timeoutMs} ms deadline allows`));
+      return Promise.reject(
+        new QueueFullError(
+          retry,
+          `${this.waitingPairs} pairs waiting, about ${seconds.toFixed(1)} s of work, more than this request's ${timeoutMs} ms deadline allows`,
+        ),
+      );
     }
     return new Promise<Scored>((resolve, reject) => {
       const n = pairs.length;
       const job: Job = {
-        pairs, next: 0, scored: 0, settled: false, resolve, reject,
+        pairs,
+        next: 0,
+        scored: 0,
+        settled: false,
+        resolve,
+        reject,
         out: { scores: new Float32Array(n), inputTokens: new Int32Array(n), truncatedTokens: new Int32Array(n) },
-        timer: setTimeout(() => this.fail(job, new TimeoutError(`no result within ${timeoutMs} ms (the server is busy); retry later or send fewer documents`)), timeoutMs),
+        timer: setTimeout(
+          () =>
+            this.fail(
+              job,
+              new TimeoutError(
+                `no result within ${timeoutMs} ms (the server is busy); retry later or send fewer documents`,
+              ),
+            ),
+          timeoutMs,
+        ),
       };
       this.queue.push(job);
       this.waitingPairs += n;
@@ -127,7 +153,8 @@ export class Batcher {
       this.o.hooks?.onDepth?.(this.waitingPairs);
       worker.busy = true;
       const started = performance.now();
-      worker.score(slices.flatMap((s) => s.job.pairs.slice(s.from, s.to)))
+      worker
+        .score(slices.flatMap((s) => s.job.pairs.slice(s.from, s.to)))
         .then((r) => {
           const seconds = (performance.now() - started) / 1000;
           this.rate = this.rate ? 0.8 * this.rate + 0.2 * (size / seconds) : size / seconds;
@@ -155,7 +182,8 @@ export class Batcher {
         .finally(() => {
           worker.busy = false;
           this.pump();
-          if (this.queue.length === 0 && this.workers.every((w) => !w.busy)) for (const resolve of this.idleWaiters.splice(0)) resolve();
+          if (this.queue.length === 0 && this.workers.every((w) => !w.busy))
+            for (const resolve of this.idleWaiters.splice(0)) resolve();
         });
     }
   }

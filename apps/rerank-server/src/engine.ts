@@ -18,7 +18,11 @@ export class ModelWorker {
   private readonly waiting = new Map<number, { resolve: (s: Scored) => void; reject: (e: Error) => void }>();
   busy = false;
 
-  private constructor(private readonly worker: Worker, readonly backend: string, readonly config: RerankerConfig) {
+  private constructor(
+    private readonly worker: Worker,
+    readonly backend: string,
+    readonly config: RerankerConfig,
+  ) {
     worker.on('message', (m: { id: number; error?: string; input?: boolean } & Partial<Scored>) => {
       const w = this.waiting.get(m.id);
       if (!w) return;

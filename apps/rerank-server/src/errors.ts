@@ -1,7 +1,13 @@
 /** An error a client can act on: an HTTP status and a JSON body `{ message, type, field? }`. */
 export class ApiError extends Error {
   override name = 'ApiError';
-  constructor(readonly status: number, message: string, readonly type: string, readonly field?: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly field?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 
@@ -10,4 +16,5 @@ export class ApiError extends Error {
   }
 }
 
-export const invalid = (field: string, message: string) => new ApiError(400, `${field}: ${message}`, 'invalid_request', field);
+export const invalid = (field: string, message: string) =>
+  new ApiError(400, `${field}: ${message}`, 'invalid_request', field);

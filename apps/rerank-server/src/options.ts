@@ -28,7 +28,11 @@ export const serverOptions = z.strictObject({
   apiKeys: z.array(z.string().min(8, 'API keys must have at least 8 characters')).default([]),
   maxDocuments: z.number().int().positive().default(1000),
   maxTokensPerDoc: z.number().int().positive().default(8192),
-  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   maxQueue: z.number().int().positive().default(20_000),
   timeoutMs: z.number().int().positive().default(30_000),
   batchSize: z.number().int().positive().default(64),
@@ -48,12 +52,25 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { options:
   let v;
   try {
     v = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
+      args: argv,
+      strict: true,
+      allowPositionals: false,
       options: {
-        model: { type: 'string' }, 'model-name': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
-        'api-key': { type: 'string', multiple: true }, 'max-documents': { type: 'string' }, 'max-tokens-per-doc': { type: 'string' },
-        'max-body-bytes': { type: 'string' }, 'max-queue': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'batch-size': { type: 'string' },
-        workers: { type: 'string' }, backend: { type: 'string' }, engine: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        model: { type: 'string' },
+        'model-name': { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'api-key': { type: 'string', multiple: true },
+        'max-documents': { type: 'string' },
+        'max-tokens-per-doc': { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        'max-queue': { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        'batch-size': { type: 'string' },
+        workers: { type: 'string' },
+        backend: { type: 'string' },
+        engine: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
     }).values;
   } catch (err) {
@@ -66,7 +83,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { options:
     if (!Number.isFinite(n)) throw new OptionsError(`--${flag}: expected a number, got "${text}"`);
     return n;
   };
-  const keys = [...(v['api-key'] ?? []), ...(env.RERANK_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean)];
+  const keys = [
+    ...(v['api-key'] ?? []),
+    ...(env.RERANK_API_KEYS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  ];
   const parsed = serverOptions.safeParse({
     model: v.model ?? env.RERANK_MODEL,
     modelName: v['model-name'] ?? env.RERANK_MODEL_NAME,
@@ -83,10 +106,15 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { options:
     backend: v.backend,
     engine: v.engine,
   });
-  if (!parsed.success) throw new OptionsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('\n'));
+  if (!parsed.success)
+    throw new OptionsError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('\n'),
+    );
   const options = parsed.data;
   if (options.apiKeys.length === 0 && !isLoopback(options.host)) {
-    throw new OptionsError(`--host ${options.host} is reachable from other machines: give at least one --api-key (or RERANK_API_KEYS), or listen on 127.0.0.1`);
+    throw new OptionsError(
+      `--host ${options.host} is reachable from other machines: give at least one --api-key (or RERANK_API_KEYS), or listen on 127.0.0.1`,
+    );
   }
   return { options, help: false };
 }

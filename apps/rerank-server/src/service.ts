@@ -46,10 +46,18 @@ export class RerankService {
   async rerank(req: RerankRequest, documentsField = 'documents'): Promise<RerankOutcome> {
     const { documents } = req;
     if (documents.length === 0) throw invalid(documentsField, 'must hold at least one document');
-    if (documents.length > this.options.maxDocuments) throw invalid(documentsField, `${documents.length} documents, more than this server's limit of ${this.options.maxDocuments} per request; split the request`);
+    if (documents.length > this.options.maxDocuments)
+      throw invalid(
+        documentsField,
+        `${documents.length} documents, more than this server's limit of ${this.options.maxDocuments} per request; split the request`,
+      );
     if (req.query.trim() === '') throw invalid('query', 'must not be empty');
     try {
-      encodePair(this.tokenizer, this.template, this.config, { query: req.query, instruction: req.instruction, document: '' });
+      encodePair(this.tokenizer, this.template, this.config, {
+        query: req.query,
+        instruction: req.instruction,
+        document: '',
+      });
     } catch (err) {
       if (err instanceof InputError) throw invalid(req.instruction ? 'instruction' : 'query', err.message);
       throw err;
@@ -59,17 +67,39 @@ export class RerankService {
       // a token holds at least one byte, so only documents longer than the limit in bytes need counting
       if (Buffer.byteLength(d) > limit) {
         const n = this.tokenizer.encode(d).length;
-        if (n > limit) throw invalid(`${documentsField}[${i}]`, `${n} tokens, more than this server's limit of ${limit} per document; shorten or split it`);
+        if (n > limit)
+          throw invalid(
+            `${documentsField}[${i}]`,
+            `${n} tokens, more than this server's limit of ${limit} per document; shorten or split it`,
+          );
       }
     });
-    const scored = await this.batcher.submit(documents.map((document) => ({ query: req.query, instruction: req.instruction, document, maxDocTokens: req.maxTokensPerDoc })), this.options.timeoutMs);
+    const scored = await this.batcher.submit(
+      documents.map((document) => ({
+        query: req.query,
+        instruction: req.instruction,
+        document,
+        maxDocTokens: req.maxTokensPerDoc,
+      })),
+      this.options.timeoutMs,
+    );
     if (req.requireFit) {
       const cut = scored.truncatedTokens.findIndex((n) => n > 0);
-      if (cut >= 0) throw invalid(`${documentsField}[${cut}]`, `longer than the model's ${this.config.maxDocTokens}-token document budget; send "truncate": true or a shorter text`);
+      if (cut >= 0)
+        throw invalid(
+          `${documentsField}[${cut}]`,
+          `longer than the model's ${this.config.maxDocTokens}-token document budget; send "truncate": true or a shorter text`,
+        );
     }
     this.metrics.documents.inc(documents.length);
-    const results = Array.from(scored.scores, (raw, index) => ({ index, raw, relevance: 1 / (1 + Math.exp(-raw)) }))
-      .sort((a, b) => b.raw - a.raw || a.index - b.index);
-    return { results: results.slice(0, req.topN ?? results.length), inputTokens: scored.inputTokens.reduce((a, b) => a + b, 0) };
+    const results = Array.from(scored.scores, (raw, index) => ({
+      index,
+      raw,
+      relevance: 1 / (1 + Math.exp(-raw)),
+    })).sort((a, b) => b.raw - a.raw || a.index - b.index);
+    return {
+      results: results.slice(0, req.topN ?? results.length),
+      inputTokens: scored.inputTokens.reduce((a, b) => a + b, 0),
+    };
   }
 }

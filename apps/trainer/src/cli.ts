@@ -36,12 +36,26 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
       allowPositionals: false,
       strict: true,
       options: {
-        preset: { type: 'string' }, config: { type: 'string' }, stages: { type: 'string' }, seed: { type: 'string' },
-        backend: { type: 'string' }, from: { type: 'string' }, resume: { type: 'string' }, collection: { type: 'string', multiple: true },
-        'output-dir': { type: 'string' }, data: { type: 'string', multiple: true }, 'replay-weight': { type: 'string' },
-        'pretrain-exposures': { type: 'string' }, 'held-out-fraction': { type: 'string' }, 'vocab-size': { type: 'string' },
-        'max-length': { type: 'string' }, masking: { type: 'string' }, 'no-packing': { type: 'boolean' },
-        truncation: { type: 'string' }, 'on-error': { type: 'string' }, set: { type: 'string', multiple: true },
+        preset: { type: 'string' },
+        config: { type: 'string' },
+        stages: { type: 'string' },
+        seed: { type: 'string' },
+        backend: { type: 'string' },
+        from: { type: 'string' },
+        resume: { type: 'string' },
+        collection: { type: 'string', multiple: true },
+        'output-dir': { type: 'string' },
+        data: { type: 'string', multiple: true },
+        'replay-weight': { type: 'string' },
+        'pretrain-exposures': { type: 'string' },
+        'held-out-fraction': { type: 'string' },
+        'vocab-size': { type: 'string' },
+        'max-length': { type: 'string' },
+        masking: { type: 'string' },
+        'no-packing': { type: 'boolean' },
+        truncation: { type: 'string' },
+        'on-error': { type: 'string' },
+        set: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -64,7 +78,13 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
     return n;
   };
   put('preset', v.preset);
-  put('stages', v.stages?.split(',').map((s) => s.trim()).filter(Boolean));
+  put(
+    'stages',
+    v.stages
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   put('seed', num('seed', v.seed));
   put('outputDir', v['output-dir']);
   put('backend', v.backend);

@@ -7,21 +7,49 @@ import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 const run = (args: string[]) =>
-  promisify(execFile)(path.join(root, 'node_modules/.bin/tsx'), ['--tsconfig', 'apps/trainer/tsconfig.json', 'apps/trainer/src/main.ts', ...args], { cwd: root })
+  promisify(execFile)(
+    path.join(root, 'node_modules/.bin/tsx'),
+    ['--tsconfig', 'apps/trainer/tsconfig.json', 'apps/trainer/src/main.ts', ...args],
+    { cwd: root },
+  )
     .then((r) => ({ code: 0, ...r }))
-    .catch((err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }));
+    .catch((err: { code: number; stdout: string; stderr: string }) => ({
+      code: err.code,
+      stdout: err.stdout,
+      stderr: err.stderr,
+    }));
 
 describe('trainer CLI', () => {
   it('runs the data stage of the smoke preset and writes a report', async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
     const extra = path.join(out, 'extra.jsonl');
-    await writeFile(extra, [JSON.stringify({ instruction: 'Say hi.', output: 'Hi!' }), '{broken', JSON.stringify({ instruction: 'Say bye.', output: 'Bye!' })].join('\n'));
-    const result = await run(['--preset', 'smoke', '--stages', 'data', '--output-dir', out, '--data', `${extra}:0.5`, '--on-error', 'skip']);
+    await writeFile(
+      extra,
+      [
+        JSON.stringify({ instruction: 'Say hi.', output: 'Hi!' }),
+        '{broken',
+        JSON.stringify({ instruction: 'Say bye.', output: 'Bye!' }),
+      ].join('\n'),
+    );
+    const result = await run([
+      '--preset',
+      'smoke',
+      '--stages',
+      'data',
+      '--output-dir',
+      out,
+      '--data',
+      `${extra}:0.5`,
+      '--on-error',
+      'skip',
+    ]);
     expect(result.stderr).toMatch(/read .*extra\.jsonl: alpaca, 2\/3 rows kept, 1 skipped/);
     expect(result.code).toBe(0);
     const reportPath = /report: (.*)/.exec(result.stdout)![1];
     const runDir = path.dirname(reportPath);
-    expect(await readdir(runDir)).toEqual(expect.arrayContaining(['config.json', 'report.md', 'report.json', 'tokenizer', 'data']));
+    expect(await readdir(runDir)).toEqual(
+      expect.arrayContaining(['config.json', 'report.md', 'report.json', 'tokenizer', 'data']),
+    );
     const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
     expect(report.data.entities).toEqual({ total: 247, train: 123, heldOut: 124 });
     expect(report.data.reads[0]).toMatchObject({ rows: 3, kept: 2, skipped: [{ line: 2, field: '(row)' }] });
@@ -37,7 +65,9 @@ describe('trainer CLI', () => {
     expect(unknown.stderr).toMatch(/^error: Unknown option '--epochs'/);
     const bad = await run(['--masking', 'everything', '--stages', 'data,distill']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('sequence.masking: Invalid option: expected one of "all_assistant"|"last_assistant"|"all"');
+    expect(bad.stderr).toContain(
+      'sequence.masking: Invalid option: expected one of "all_assistant"|"last_assistant"|"all"',
+    );
     expect(bad.stderr).toContain('stages: unknown stage "distill"; available: data, pretrain, sft, rerank');
     const dir = await mkdtemp(path.join(tmpdir(), 'cfg-'));
     await writeFile(path.join(dir, 'c.json'), JSON.stringify({ data: { replayWeigth: 0.2 } }));
@@ -47,7 +77,14 @@ describe('trainer CLI', () => {
   });
 
   it('reports a missing data file clearly', async () => {
-    const missing = await run(['--preset', 'smoke', '--output-dir', await mkdtemp(path.join(tmpdir(), 'runs-')), '--data', '/nope/data.jsonl']);
+    const missing = await run([
+      '--preset',
+      'smoke',
+      '--output-dir',
+      await mkdtemp(path.join(tmpdir(), 'runs-')),
+      '--data',
+      '/nope/data.jsonl',
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/error: .*\/nope\/data\.jsonl: file not found/);
   });

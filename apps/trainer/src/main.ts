@@ -26,9 +26,11 @@ async function main(argv: string[]): Promise<void> {
   if (config.resume) {
     // A resumed run keeps its directory and its original configuration.
     runDir = path.resolve(config.resume);
-    const saved = JSON.parse(await readFile(path.join(runDir, 'config.json'), 'utf8').catch(() => {
-      throw new ConfigError(`--resume ${config.resume}: no config.json there; pass a run directory`);
-    })) as TrainerConfig;
+    const saved = JSON.parse(
+      await readFile(path.join(runDir, 'config.json'), 'utf8').catch(() => {
+        throw new ConfigError(`--resume ${config.resume}: no config.json there; pass a run directory`);
+      }),
+    ) as TrainerConfig;
     config = { ...saved, resume: runDir };
   } else {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
@@ -68,19 +70,30 @@ async function main(argv: string[]): Promise<void> {
     let rerank: RerankResult | undefined;
     if (config.stages.includes('rerank')) {
       const tuned = sft ? await loadModel(ctx.path('tuned')) : from?.model;
-      rerank = await runRerank(ctx, { model: tuned, tokenizer: data?.tokenizer ?? from!.tokenizer, reranker: from?.reranker });
+      rerank = await runRerank(ctx, {
+        model: tuned,
+        tokenizer: data?.tokenizer ?? from!.tokenizer,
+        reranker: from?.reranker,
+      });
       recordRetrieval(registry, rerank);
       for (const t of Object.values(rerank.training)) registry.recordArtifact('model', ctx.path(t.dir));
     }
     const counts = await registry.counts().catch(() => undefined);
     const report = buildReport(ctx, {
-      seconds: (Date.now() - started) / 1000, backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped }, data: data?.summary, pretrain: pretrain?.summary, pretrainPlain: plain?.summary, sft, rerank,
+      seconds: (Date.now() - started) / 1000,
+      backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped },
+      data: data?.summary,
+      pretrain: pretrain?.summary,
+      pretrainPlain: plain?.summary,
+      sft,
+      rerank,
       registry: { run: registry.runId, available: registry.available, ...counts },
     });
     const charts = await writeCharts(ctx, await ctx.readMetrics());
     await writeFile(ctx.path('report.json'), JSON.stringify(report, null, 2) + '\n');
     await writeFile(ctx.path('report.md'), reportMarkdown(config, report, charts, rerank));
-    for (const file of ['report.md', 'report.json', ...charts]) registry.recordArtifact(file.endsWith('.svg') ? 'chart' : 'report', ctx.path(file));
+    for (const file of ['report.md', 'report.json', ...charts])
+      registry.recordArtifact(file.endsWith('.svg') ? 'chart' : 'report', ctx.path(file));
     registry.finishRun('completed', { report });
     await registry.close();
     process.stdout.write(`report: ${ctx.path('report.md')}\n`);
@@ -94,13 +107,19 @@ async function main(argv: string[]): Promise<void> {
 
 function validateStages(config: TrainerConfig): void {
   if (config.stages.includes('sft') && !config.stages.includes('pretrain') && !config.from) {
-    throw new ConfigError('stage "sft" needs a base model: add "pretrain" to --stages or pass --from <HF model directory>');
+    throw new ConfigError(
+      'stage "sft" needs a base model: add "pretrain" to --stages or pass --from <HF model directory>',
+    );
   }
   if (config.stages.includes('rerank') && !config.stages.includes('sft') && !config.from) {
-    throw new ConfigError('stage "rerank" needs a tuned model: add "sft" to --stages or pass --from <run directory, HF model directory or reranker directory>');
+    throw new ConfigError(
+      'stage "rerank" needs a tuned model: add "sft" to --stages or pass --from <run directory, HF model directory or reranker directory>',
+    );
   }
   if (!config.rerank.defaultCollection && config.rerank.collections.length === 0 && config.stages.includes('rerank')) {
-    throw new ConfigError('stage "rerank" has nothing to do: rerank.defaultCollection is false and no --collection was given');
+    throw new ConfigError(
+      'stage "rerank" has nothing to do: rerank.defaultCollection is false and no --collection was given',
+    );
   }
   if (config.from && config.stages.includes('pretrain')) {
     throw new ConfigError('--from starts from an existing model; leave "pretrain" out of --stages');
@@ -111,11 +130,19 @@ function validateStages(config: TrainerConfig): void {
  * `--from`: a Hugging Face model directory, a run directory (its tuned/ model) or, for the rerank
  * stage, a reranker directory (with reranker.json).
  */
-async function loadFrom(dir: string, stages: readonly string[]): Promise<{ model?: Llama; tokenizer: TextTokenizer; reranker?: Reranker }> {
-  const has = (file: string) => access(path.join(dir, file)).then(() => true, () => false);
+async function loadFrom(
+  dir: string,
+  stages: readonly string[],
+): Promise<{ model?: Llama; tokenizer: TextTokenizer; reranker?: Reranker }> {
+  const has = (file: string) =>
+    access(path.join(dir, file)).then(
+      () => true,
+      () => false,
+    );
   try {
     if (await has('reranker.json')) {
-      if (stages.some((s) => s === 'pretrain' || s === 'sft')) throw new ConfigError(`--from ${dir} is a reranker; use it with --stages rerank`);
+      if (stages.some((s) => s === 'pretrain' || s === 'sft'))
+        throw new ConfigError(`--from ${dir} is a reranker; use it with --stages rerank`);
       const reranker = await Reranker.load(dir);
       return { reranker, tokenizer: reranker.tokenizer };
     }
@@ -130,7 +157,12 @@ async function loadFrom(dir: string, stages: readonly string[]): Promise<{ model
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // A user's mistake, or a run that cannot go on, gets its message, not a stack trace.
-  if (err instanceof ConfigError || err instanceof DataError || err instanceof NonFiniteError || err instanceof InputError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof DataError ||
+    err instanceof NonFiniteError ||
+    err instanceof InputError
+  ) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);
   }

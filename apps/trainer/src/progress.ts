@@ -13,9 +13,17 @@ export interface Progress {
 export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   const started = Date.now();
   const rate = (done: number) => done / Math.max(1e-3, (Date.now() - started) / 1000);
-  const format = (extra: Record<string, string | number>) => Object.entries(extra).map(([k, v]) => `${k} ${v}`).join(' | ');
+  const format = (extra: Record<string, string | number>) =>
+    Object.entries(extra)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' | ');
   if (stream.isTTY) {
-    const bar = new SingleBar({ stream, format: `${label} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted} | {extra}`, hideCursor: true, etaBuffer: 50 });
+    const bar = new SingleBar({
+      stream,
+      format: `${label} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted} | {extra}`,
+      hideCursor: true,
+      etaBuffer: 50,
+    });
     bar.start(total, 0, { extra: '', rate: '0' });
     return {
       update: (done, extra = {}) => bar.update(done, { extra: format(extra), rate: rate(done).toFixed(1) }),
@@ -35,10 +43,14 @@ export function progress(label: string, total: number, stream: NodeJS.WriteStrea
       lastShown = step;
       lastTime = Date.now();
       const eta = done > 0 ? ((total - done) / rate(done)).toFixed(0) : '?';
-      stream.write(`${label} ${done}/${total} (${Math.round((100 * done) / Math.max(1, total))}%) | ${rate(done).toFixed(1)}/s | ETA ${eta}s${Object.keys(extra).length ? ` | ${format(extra)}` : ''}\n`);
+      stream.write(
+        `${label} ${done}/${total} (${Math.round((100 * done) / Math.max(1, total))}%) | ${rate(done).toFixed(1)}/s | ETA ${eta}s${Object.keys(extra).length ? ` | ${format(extra)}` : ''}\n`,
+      );
     },
     finish(summary) {
-      stream.write(`${label}: done in ${((Date.now() - started) / 1000).toFixed(1)}s${summary ? ` | ${summary}` : ''}\n`);
+      stream.write(
+        `${label}: done in ${((Date.now() - started) / 1000).toFixed(1)}s${summary ? ` | ${summary}` : ''}\n`,
+      );
     },
   };
 }

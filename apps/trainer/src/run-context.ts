@@ -60,14 +60,20 @@ export class RunContext {
    */
   async dropMetricsAfter(stage: string, step: number): Promise<void> {
     const kept = (await this.readMetrics()).filter((p) => p.stage !== stage || p.step <= step);
-    await writeFile(this.path('metrics.jsonl'), kept.map((p) => JSON.stringify(p)).join('\n') + (kept.length ? '\n' : ''));
+    await writeFile(
+      this.path('metrics.jsonl'),
+      kept.map((p) => JSON.stringify(p)).join('\n') + (kept.length ? '\n' : ''),
+    );
     this.sink?.dropMetricsAfter(stage, step);
   }
 
   /** Every metric point written so far (for charts and back-filling the registry). */
   async readMetrics(): Promise<MetricPoint[]> {
     const text = await readFile(this.path('metrics.jsonl'), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as MetricPoint);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as MetricPoint);
   }
 
   /** Marks a stage (or a part of one) finished with its summary, so a resumed run skips it. */
@@ -88,7 +94,10 @@ export class RunContext {
   async latestCheckpoint(name: string): Promise<string | undefined> {
     const dir = this.path('checkpoints', name);
     const entries = await readdir(dir).catch(() => [] as string[]);
-    const steps = entries.map((e) => /^checkpoint-(\d+)$/.exec(e)?.[1]).filter((s): s is string => s !== undefined).map(Number);
+    const steps = entries
+      .map((e) => /^checkpoint-(\d+)$/.exec(e)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number);
     return steps.length ? path.join(dir, `checkpoint-${Math.max(...steps)}`) : undefined;
   }
 }

@@ -5,7 +5,10 @@ import type { TextTokenizer } from './tokenizer/tokenizer';
  * The example's text with trained runs wrapped in «…»: an exact, readable picture of its labels
  * (what Axolotl's debug view shows in colour). Throws if a trained label is not its own token.
  */
-export function explainLabels(tokenizer: TextTokenizer, example: Pick<TokenizedExample, 'input_ids' | 'labels'>): string {
+export function explainLabels(
+  tokenizer: TextTokenizer,
+  example: Pick<TokenizedExample, 'input_ids' | 'labels'>,
+): string {
   let out = '';
   let run: number[] = [];
   let open = false;
@@ -33,7 +36,9 @@ export function labelTable(tokenizer: TextTokenizer, example: Pick<TokenizedExam
   const lines: string[] = [];
   for (let t = 0; t < example.input_ids.length; t++) {
     const id = example.input_ids[t];
-    lines.push(`${String(t).padStart(4)} ${String(id).padStart(6)} ${JSON.stringify(tokenizer.decode([id])).padEnd(18)} ${example.labels[t]}`);
+    lines.push(
+      `${String(t).padStart(4)} ${String(id).padStart(6)} ${JSON.stringify(tokenizer.decode([id])).padEnd(18)} ${example.labels[t]}`,
+    );
   }
   return lines.join('\n');
 }

@@ -13,8 +13,15 @@ export { TextTokenizer, type Encoding, type TokenizerConfig, type TokenizerJson 
 export { DEFAULT_SPECIAL_TOKENS, saveTokenizer, trainByteLevelBpe, type TrainBpeOptions } from './tokenizer/train-bpe';
 
 export {
-  IGNORE_INDEX, MASK_STRATEGIES, tokenizeConversation, tokenizeDocument, tokenizeExample,
-  type MaskStrategy, type TokenizeOptions, type TokenizedExample, type TruncationPolicy,
+  IGNORE_INDEX,
+  MASK_STRATEGIES,
+  tokenizeConversation,
+  tokenizeDocument,
+  tokenizeExample,
+  type MaskStrategy,
+  type TokenizeOptions,
+  type TokenizedExample,
+  type TruncationPolicy,
 } from './mask';
 export { explainLabels, labelTable } from './explain';
 export { prepareExamples, type PrepareOptions, type PrepareReport, type SkippedExample } from './prepare';
@@ -22,11 +29,39 @@ export { packExamples, padBatch, padExamples, type PackedRow, type PackingReport
 export { mixSources, type MixReport, type MixSource } from './mix';
 export { datasetStatistics, histogram, type DatasetStatistics, type Histogram } from './stats';
 
-export { ATTRIBUTES, loadCountries, mentions, splitByEntity, wholeWords, type Attribute, type CountryFacts } from './corpora/countries';
-export { FACT_SENTENCES, biography, plainBiography, pretrainingDocuments, type PretrainingOptions } from './corpora/prose';
+export {
+  ATTRIBUTES,
+  loadCountries,
+  mentions,
+  splitByEntity,
+  wholeWords,
+  type Attribute,
+  type CountryFacts,
+} from './corpora/countries';
+export {
+  FACT_SENTENCES,
+  biography,
+  plainBiography,
+  pretrainingDocuments,
+  type PretrainingOptions,
+} from './corpora/prose';
 export { REFUSAL_MARKERS, VALUE, harmfulRequests, type InstructionMeta, type TaskType } from './corpora/instructions';
 export { buildDefaultCorpus, type DefaultCorpus, type DefaultCorpusOptions } from './corpora/default-corpus';
 
-export { buildFactRetrieval, type FactRetrieval, type FactRetrievalOptions, type InstructionPair, type RetrievalSplit } from './corpora/retrieval';
-export { readBeir, readQrels, writeBeir, type BeirCollection, type BeirDocument, type BeirQuery, type Qrels } from './retrieval/beir';
+export {
+  buildFactRetrieval,
+  type FactRetrieval,
+  type FactRetrievalOptions,
+  type InstructionPair,
+  type RetrievalSplit,
+} from './corpora/retrieval';
+export {
+  readBeir,
+  readQrels,
+  writeBeir,
+  type BeirCollection,
+  type BeirDocument,
+  type BeirQuery,
+  type Qrels,
+} from './retrieval/beir';
 export { readTrecRun, writeTrecRun, type Run } from './retrieval/trec';

@@ -39,7 +39,12 @@ export interface TokenizedExample {
  * marker) keep their id, everything else is `-100`. Position 0 is never a target (nothing precedes
  * it), which also keeps packed examples from predicting across their boundary.
  */
-export function tokenizeConversation(conversation: Conversation, tokenizer: TextTokenizer, template: ChatTemplate, options: TokenizeOptions = {}): TokenizedExample {
+export function tokenizeConversation(
+  conversation: Conversation,
+  tokenizer: TextTokenizer,
+  template: ChatTemplate,
+  options: TokenizeOptions = {},
+): TokenizedExample {
   const strategy = options.strategy ?? 'all_assistant';
   const where = conversation.source ? `${conversation.source}: ` : '';
   const messages = conversation.messages;
@@ -48,10 +53,13 @@ export function tokenizeConversation(conversation: Conversation, tokenizer: Text
   const trained = messages.map((m, i) => m.train ?? defaultTrained(strategy, messages, i));
   messages.forEach((m, i) => {
     if (trained[i] && m.role === 'assistant' && m.content.trim() === '') {
-      throw new DataError(`${where}messages[${i}].content: assistant message is empty (nothing to train on); remove it or set "train": false`);
+      throw new DataError(
+        `${where}messages[${i}].content: assistant message is empty (nothing to train on); remove it or set "train": false`,
+      );
     }
   });
-  if (strategy !== 'all' && !trained.some(Boolean)) throw new DataError(`${where}no message is trained under strategy "${strategy}"`);
+  if (strategy !== 'all' && !trained.some(Boolean))
+    throw new DataError(`${where}no message is trained under strategy "${strategy}"`);
 
   const { text, spans } = template.renderWithSpans(messages);
   const encoding = tokenizer.encodeWithOffsets(text);
@@ -60,24 +68,40 @@ export function tokenizeConversation(conversation: Conversation, tokenizer: Text
   if (strategy === 'all' && messages.every((m) => m.train === undefined)) {
     for (let t = 0; t < ids.length; t++) labels[t] = ids[t];
   } else {
-    labelSpans(encoding.offsets, ids, labels, spans.filter((s) => trained[s.index]));
+    labelSpans(
+      encoding.offsets,
+      ids,
+      labels,
+      spans.filter((s) => trained[s.index]),
+    );
   }
   return finish(withBos(ids, labels, text, tokenizer), options, where);
 }
 
 /** Raw text: every token is trained, and a document-end token closes it. */
-export function tokenizeDocument(document: TextDocument, tokenizer: TextTokenizer, options: TokenizeOptions = {}): TokenizedExample {
-  const end = options.documentEnd ?? (tokenizer.tokenToId('<|endoftext|>') !== undefined ? '<|endoftext|>' : tokenizer.eosToken);
+export function tokenizeDocument(
+  document: TextDocument,
+  tokenizer: TextTokenizer,
+  options: TokenizeOptions = {},
+): TokenizedExample {
+  const end =
+    options.documentEnd ?? (tokenizer.tokenToId('<|endoftext|>') !== undefined ? '<|endoftext|>' : tokenizer.eosToken);
   const ids = tokenizer.encode(document.text);
   if (end !== undefined) ids.push(tokenizer.requireId(end));
   const where = document.source ? `${document.source}: ` : '';
   return finish(withBos(ids, [...ids], document.text, tokenizer), options, where);
 }
 
-export function tokenizeExample(example: Example, tokenizer: TextTokenizer, template: ChatTemplate, options: TokenizeOptions = {}): TokenizedExample {
-  const out = example.kind === 'chat'
-    ? tokenizeConversation(example.conversation, tokenizer, template, options)
-    : tokenizeDocument(example.document, tokenizer, options);
+export function tokenizeExample(
+  example: Example,
+  tokenizer: TextTokenizer,
+  template: ChatTemplate,
+  options: TokenizeOptions = {},
+): TokenizedExample {
+  const out =
+    example.kind === 'chat'
+      ? tokenizeConversation(example.conversation, tokenizer, template, options)
+      : tokenizeDocument(example.document, tokenizer, options);
   const source = example.kind === 'chat' ? example.conversation.source : example.document.source;
   return source ? { ...out, source } : out;
 }
@@ -104,14 +128,22 @@ function withBos(ids: number[], labels: number[], text: string, tokenizer: TextT
   return { ids: [tokenizer.bosId!, ...ids], labels: [IGNORE_INDEX, ...labels] };
 }
 
-function finish({ ids, labels }: { ids: number[]; labels: number[] }, options: TokenizeOptions, where: string): TokenizedExample {
+function finish(
+  { ids, labels }: { ids: number[]; labels: number[] },
+  options: TokenizeOptions,
+  where: string,
+): TokenizedExample {
   labels[0] = IGNORE_INDEX;
   let truncated = 0;
   const max = options.maxLength;
   if (max !== undefined && ids.length > max) {
     const policy = options.truncation ?? 'truncate';
     if (policy !== 'truncate') {
-      throw new DataError(`${where}example has ${ids.length} tokens, more than maxLength ${max} (truncation policy "${policy}")`, [], 'too_long');
+      throw new DataError(
+        `${where}example has ${ids.length} tokens, more than maxLength ${max} (truncation policy "${policy}")`,
+        [],
+        'too_long',
+      );
     }
     truncated = ids.length - max;
     ids = ids.slice(0, max);
@@ -128,7 +160,9 @@ function checkNoSpecialTokens(conversation: Conversation, tokenizer: TextTokeniz
   conversation.messages.forEach((m, i) => {
     const special = tokenizer.findSpecialToken(m.content);
     if (special !== undefined) {
-      throw new DataError(`${where}messages[${i}].content: contains the special token ${JSON.stringify(special)}; remove it (content may not forge turn boundaries)`);
+      throw new DataError(
+        `${where}messages[${i}].content: contains the special token ${JSON.stringify(special)}; remove it (content may not forge turn boundaries)`,
+      );
     }
   });
 }

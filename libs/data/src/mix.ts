@@ -10,7 +10,14 @@ export interface MixSource<T> {
 
 export interface MixReport {
   size: number;
-  sources: { name: string; weight: number; share: number; available: number; taken: number; /** taken / available */ epochs: number }[];
+  sources: {
+    name: string;
+    weight: number;
+    share: number;
+    available: number;
+    taken: number;
+    /** taken / available */ epochs: number;
+  }[];
 }
 
 /**
@@ -21,7 +28,10 @@ export interface MixReport {
  * than shrinking the whole mixture to its size. Use it to mix pre-training text into instruction
  * data as replay.
  */
-export function mixSources<T>(sources: readonly MixSource<T>[], options: { seed: number; size?: number }): { items: (T & { mixSource: string })[]; report: MixReport } {
+export function mixSources<T>(
+  sources: readonly MixSource<T>[],
+  options: { seed: number; size?: number },
+): { items: (T & { mixSource: string })[]; report: MixReport } {
   if (sources.length === 0) throw new DataError('mixture: no sources');
   for (const s of sources) {
     if (!(s.weight > 0)) throw new DataError(`mixture: source "${s.name}" has weight ${s.weight}; weights must be > 0`);
@@ -30,9 +40,15 @@ export function mixSources<T>(sources: readonly MixSource<T>[], options: { seed:
   const total = sources.reduce((a, s) => a + s.weight, 0);
   // Without a size, the first source is used exactly once and the others are drawn to their share.
   const primary = sources[0];
-  const quotas = options.size === undefined
-    ? sources.map((s, i) => (i === 0 ? primary.items.length : Math.max(1, Math.round((primary.items.length * s.weight) / primary.weight))))
-    : largestRemainder(sources.map((s) => (options.size! * s.weight) / total), options.size);
+  const quotas =
+    options.size === undefined
+      ? sources.map((s, i) =>
+          i === 0 ? primary.items.length : Math.max(1, Math.round((primary.items.length * s.weight) / primary.weight)),
+        )
+      : largestRemainder(
+          sources.map((s) => (options.size! * s.weight) / total),
+          options.size,
+        );
   const size = quotas.reduce((a, b) => a + b, 0);
   const rng = new Rng(options.seed);
   const items: (T & { mixSource: string })[] = [];
@@ -44,7 +60,14 @@ export function mixSources<T>(sources: readonly MixSource<T>[], options: { seed:
       if (pool.length === 0) pool = draw.shuffle(s.items.map((_, j) => j));
       items.push({ ...(s.items[pool.pop()!] as T & object), mixSource: s.name } as T & { mixSource: string });
     }
-    report.sources.push({ name: s.name, weight: s.weight, share: s.weight / total, available: s.items.length, taken: quotas[i], epochs: quotas[i] / s.items.length });
+    report.sources.push({
+      name: s.name,
+      weight: s.weight,
+      share: s.weight / total,
+      available: s.items.length,
+      taken: quotas[i],
+      epochs: quotas[i] / s.items.length,
+    });
   });
   rng.shuffle(items);
   return { items, report };

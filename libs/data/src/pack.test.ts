@@ -26,7 +26,9 @@ describe('packing', () => {
         // tokens share a segment exactly when they come from the same example
         for (let u = 0; u < 10; u++) {
           if (row.segment_ids[u] === 0) continue;
-          expect(row.segment_ids[u] === row.segment_ids[t]).toBe(Math.floor(row.input_ids[u] / 1000) === Math.floor(id / 1000));
+          expect(row.segment_ids[u] === row.segment_ids[t]).toBe(
+            Math.floor(row.input_ids[u] / 1000) === Math.floor(id / 1000),
+          );
         }
       }
     }
@@ -39,7 +41,9 @@ describe('packing', () => {
   });
 
   it('keeps every example whole, once', () => {
-    const seen = rows.flatMap((row) => [...row.input_ids].filter((id) => id % 1000 === 0 && id > 0)).sort((a, b) => a - b);
+    const seen = rows
+      .flatMap((row) => [...row.input_ids].filter((id) => id % 1000 === 0 && id > 0))
+      .sort((a, b) => a - b);
     expect(seen).toEqual(lengths.map((_, k) => 1000 * (k + 1)));
   });
 

@@ -25,15 +25,23 @@ export interface PackingReport {
  * Best-fit-decreasing bin packing: examples longest first, each into the open row with the least
  * room that still fits it (found in O(log L) through a segment tree over remaining room).
  */
-export function packExamples(examples: readonly TokenizedExample[], options: { seqLength: number; padId: number }): { rows: PackedRow[]; report: PackingReport } {
+export function packExamples(
+  examples: readonly TokenizedExample[],
+  options: { seqLength: number; padId: number },
+): { rows: PackedRow[]; report: PackingReport } {
   const { seqLength, padId } = options;
-  const order = examples.map((_, i) => i).sort((a, b) => examples[b].input_ids.length - examples[a].input_ids.length || a - b);
+  const order = examples
+    .map((_, i) => i)
+    .sort((a, b) => examples[b].input_ids.length - examples[a].input_ids.length || a - b);
   const bins: number[][] = [];
   const room: number[] = [];
   const byRoom = new RoomIndex(seqLength);
   for (const i of order) {
     const length = examples[i].input_ids.length;
-    if (length > seqLength) throw new Error(`packExamples: example of ${length} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`);
+    if (length > seqLength)
+      throw new Error(
+        `packExamples: example of ${length} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`,
+      );
     let bin = byRoom.takeSmallestAtLeast(length);
     if (bin < 0) {
       bin = bins.length;
@@ -69,7 +77,10 @@ export function packExamples(examples: readonly TokenizedExample[], options: { s
     return row;
   });
   const slots = rows.length * seqLength;
-  return { rows, report: { rows: rows.length, examples: examples.length, tokens, slots, efficiency: slots ? tokens / slots : 0 } };
+  return {
+    rows,
+    report: { rows: rows.length, examples: examples.length, tokens, slots, efficiency: slots ? tokens / slots : 0 },
+  };
 }
 
 /** Bins by remaining room; finds the bin with the smallest room ≥ n. */
@@ -106,15 +117,23 @@ class RoomIndex {
 }
 
 /** One example per fixed-length row, padded (no packing); same row format as `packExamples`. */
-export function padExamples(examples: readonly TokenizedExample[], options: { seqLength: number; padId: number }): { rows: PackedRow[]; report: PackingReport } {
+export function padExamples(
+  examples: readonly TokenizedExample[],
+  options: { seqLength: number; padId: number },
+): { rows: PackedRow[]; report: PackingReport } {
   const { seqLength, padId } = options;
   let tokens = 0;
   const rows = examples.map((e) => {
     const n = e.input_ids.length;
-    if (n > seqLength) throw new Error(`padExamples: example of ${n} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`);
+    if (n > seqLength)
+      throw new Error(
+        `padExamples: example of ${n} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`,
+      );
     const row: PackedRow = {
-      input_ids: new Int32Array(seqLength).fill(padId), labels: new Int32Array(seqLength).fill(IGNORE_INDEX),
-      position_ids: new Int32Array(seqLength), segment_ids: new Int32Array(seqLength),
+      input_ids: new Int32Array(seqLength).fill(padId),
+      labels: new Int32Array(seqLength).fill(IGNORE_INDEX),
+      position_ids: new Int32Array(seqLength),
+      segment_ids: new Int32Array(seqLength),
     };
     row.input_ids.set(e.input_ids);
     row.labels.set(e.labels);
@@ -127,7 +146,10 @@ export function padExamples(examples: readonly TokenizedExample[], options: { se
     return row;
   });
   const slots = rows.length * seqLength;
-  return { rows, report: { rows: rows.length, examples: examples.length, tokens, slots, efficiency: slots ? tokens / slots : 0 } };
+  return {
+    rows,
+    report: { rows: rows.length, examples: examples.length, tokens, slots, efficiency: slots ? tokens / slots : 0 },
+  };
 }
 
 export interface PaddedBatch {
@@ -138,11 +160,15 @@ export interface PaddedBatch {
 }
 
 /** Plain padding (right side): each example in its own row, padded to the longest (or `length`). */
-export function padBatch(examples: readonly TokenizedExample[], options: { padId: number; length?: number }): PaddedBatch {
+export function padBatch(
+  examples: readonly TokenizedExample[],
+  options: { padId: number; length?: number },
+): PaddedBatch {
   const length = options.length ?? examples.reduce((a, e) => Math.max(a, e.input_ids.length), 0);
   const batch: PaddedBatch = { input_ids: [], labels: [], attention_mask: [], position_ids: [] };
   for (const e of examples) {
-    if (e.input_ids.length > length) throw new Error(`padBatch: example of ${e.input_ids.length} tokens exceeds length ${length}`);
+    if (e.input_ids.length > length)
+      throw new Error(`padBatch: example of ${e.input_ids.length} tokens exceeds length ${length}`);
     const ids = new Int32Array(length).fill(options.padId);
     const labels = new Int32Array(length).fill(IGNORE_INDEX);
     const mask = new Int32Array(length);

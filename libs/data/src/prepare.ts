@@ -30,12 +30,22 @@ export interface PrepareReport {
 }
 
 /** Renders, tokenises and masks every example, reporting each one it cannot use. */
-export function prepareExamples(examples: Iterable<Example>, tokenizer: TextTokenizer, template: ChatTemplate, options: PrepareOptions = {}): { examples: TokenizedExample[]; report: PrepareReport } {
+export function prepareExamples(
+  examples: Iterable<Example>,
+  tokenizer: TextTokenizer,
+  template: ChatTemplate,
+  options: PrepareOptions = {},
+): { examples: TokenizedExample[]; report: PrepareReport } {
   const out: TokenizedExample[] = [];
   const report: PrepareReport = {
-    input: 0, kept: 0, truncated: 0, truncatedTokens: 0, skipped: [],
+    input: 0,
+    kept: 0,
+    truncated: 0,
+    truncatedTokens: 0,
+    skipped: [],
     skippedByReason: { invalid: 0, too_long: 0, untrainable: 0 },
-    truncation: options.truncation ?? 'truncate', maxLength: options.maxLength ?? null,
+    truncation: options.truncation ?? 'truncate',
+    maxLength: options.maxLength ?? null,
   };
   let index = 0;
   let tokens = 0;
@@ -56,12 +66,16 @@ export function prepareExamples(examples: Iterable<Example>, tokenizer: TextToke
       if (!(err instanceof DataError)) throw err;
       const droppedByPolicy = err.reason === 'too_long' && options.truncation === 'drop';
       if (!droppedByPolicy && (options.onError ?? 'stop') === 'stop') throw err;
-      const source = (example.kind === 'chat' ? example.conversation.source : example.document.source) ?? `example ${index}`;
+      const source =
+        (example.kind === 'chat' ? example.conversation.source : example.document.source) ?? `example ${index}`;
       report.skipped.push({ source, reason: err.reason, message: err.message });
       report.skippedByReason[err.reason]++;
     }
   }
   options.onProgress?.(index, tokens);
-  if (report.kept === 0) throw new DataError(`none of the ${report.input} examples is usable; first problem: ${report.skipped[0]?.message ?? 'no examples given'}`);
+  if (report.kept === 0)
+    throw new DataError(
+      `none of the ${report.input} examples is usable; first problem: ${report.skipped[0]?.message ?? 'no examples given'}`,
+    );
   return { examples: out, report };
 }

@@ -18,7 +18,11 @@ export interface DatasetStatistics {
   perSource: Record<string, { rows: number; tokens: number; trainableTokens: number }>;
 }
 
-export function datasetStatistics(name: string, examples: readonly (TokenizedExample & { mixSource?: string })[], options: { bins?: number; sourceOf?: (e: TokenizedExample, i: number) => string } = {}): DatasetStatistics {
+export function datasetStatistics(
+  name: string,
+  examples: readonly (TokenizedExample & { mixSource?: string })[],
+  options: { bins?: number; sourceOf?: (e: TokenizedExample, i: number) => string } = {},
+): DatasetStatistics {
   const lengths = examples.map((e) => e.input_ids.length).sort((a, b) => a - b);
   let tokens = 0;
   let trainable = 0;
@@ -34,14 +38,21 @@ export function datasetStatistics(name: string, examples: readonly (TokenizedExa
     entry.tokens += n;
     entry.trainableTokens += t;
   });
-  const quantile = (q: number) => (lengths.length ? lengths[Math.min(lengths.length - 1, Math.floor(q * lengths.length))] : 0);
+  const quantile = (q: number) =>
+    lengths.length ? lengths[Math.min(lengths.length - 1, Math.floor(q * lengths.length))] : 0;
   return {
     name,
     rows: examples.length,
     tokens,
     trainableTokens: trainable,
     trainableFraction: tokens ? trainable / tokens : 0,
-    length: { min: lengths[0] ?? 0, max: lengths.at(-1) ?? 0, mean: examples.length ? tokens / examples.length : 0, p50: quantile(0.5), p95: quantile(0.95) },
+    length: {
+      min: lengths[0] ?? 0,
+      max: lengths.at(-1) ?? 0,
+      mean: examples.length ? tokens / examples.length : 0,
+      p50: quantile(0.5),
+      p95: quantile(0.95),
+    },
     lengthHistogram: histogram(lengths, options.bins ?? 20),
     perSource,
   };

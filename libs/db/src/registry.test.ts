@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunRegistry, ensureEmbeddedPostgres, openDatabase, schema, stopEmbeddedPostgres, type Connection, type MetricRow } from './index';
+import {
+  RunRegistry,
+  ensureEmbeddedPostgres,
+  openDatabase,
+  schema,
+  stopEmbeddedPostgres,
+  type Connection,
+  type MetricRow,
+} from './index';
 
 /** A private embedded server for this test file, so stopping it cannot disturb other tests. */
 let server: { url: string; dataDir: string };
@@ -23,33 +31,74 @@ afterAll(async () => {
   if (server) await stopEmbeddedPostgres(server.dataDir);
 });
 
-const point = (step: number, value: number): MetricRow => ({ stage: 'sft', step, name: 'loss', value, time: new Date().toISOString() });
+const point = (step: number, value: number): MetricRow => ({
+  stage: 'sft',
+  step,
+  name: 'loss',
+  value,
+  time: new Date().toISOString(),
+});
 
 describe('runs registry on a real PostgreSQL', () => {
   it('applies the migrations and stores a run, its metrics, checkpoints and evaluations', async () => {
     const id = `test-${randomUUID()}`;
     const file: MetricRow[] = [];
-    const registry = await RunRegistry.open(id, { readAllMetrics: async () => file, log: () => undefined, url: server.url });
-    registry.startRun({ preset: 'smoke', stages: ['sft'], config: { a: 1 }, directory: '/tmp/x', host: 'h', backend: 'wasm' });
+    const registry = await RunRegistry.open(id, {
+      readAllMetrics: async () => file,
+      log: () => undefined,
+      url: server.url,
+    });
+    registry.startRun({
+      preset: 'smoke',
+      stages: ['sft'],
+      config: { a: 1 },
+      directory: '/tmp/x',
+      host: 'h',
+      backend: 'wasm',
+    });
     file.push(point(1, 2.5), point(2, 2.1));
     registry.recordMetrics(file.slice());
     registry.recordCheckpoint('sft', 2, '/tmp/x/checkpoint-2');
-    registry.recordEvaluation('heldout', 'tuned', { accuracy: 0.5 }, [{ id: 'q1', task: 'qa', output: 'Paris', expected: 'Paris', correct: true }, { id: 'q2', correct: false }]);
+    registry.recordEvaluation('heldout', 'tuned', { accuracy: 0.5 }, [
+      { id: 'q1', task: 'qa', output: 'Paris', expected: 'Paris', correct: true },
+      { id: 'q2', correct: false },
+    ]);
     registry.finishRun('completed', { report: { ok: true } });
     await registry.close();
     const [run] = await conn.db.select().from(schema.runs).where(eq(schema.runs.id, id));
     expect(run).toMatchObject({ status: 'completed', backend: 'wasm', report: { ok: true } });
-    expect((await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, id))).map((m) => [m.step, m.value])).toEqual([[1, 2.5], [2, 2.1]]);
+    expect(
+      (await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, id))).map((m) => [m.step, m.value]),
+    ).toEqual([
+      [1, 2.5],
+      [2, 2.1],
+    ]);
     const [evaluation] = await conn.db.select().from(schema.evaluations).where(eq(schema.evaluations.runId, id));
-    expect(await conn.db.select().from(schema.evaluationExamples).where(eq(schema.evaluationExamples.evaluationId, evaluation.id))).toHaveLength(2);
+    expect(
+      await conn.db
+        .select()
+        .from(schema.evaluationExamples)
+        .where(eq(schema.evaluationExamples.evaluationId, evaluation.id)),
+    ).toHaveLength(2);
   });
 
   it('keeps going through an outage and back-fills every metric once', async () => {
     const id = `outage-${randomUUID()}`;
     const file: MetricRow[] = [];
     const logs: string[] = [];
-    const registry = await RunRegistry.open(id, { readAllMetrics: async () => file, log: (l) => logs.push(l), url: server.url });
-    registry.startRun({ preset: 'smoke', stages: ['sft'], config: {}, directory: '/tmp/y', host: 'h', backend: 'wasm' });
+    const registry = await RunRegistry.open(id, {
+      readAllMetrics: async () => file,
+      log: (l) => logs.push(l),
+      url: server.url,
+    });
+    registry.startRun({
+      preset: 'smoke',
+      stages: ['sft'],
+      config: {},
+      directory: '/tmp/y',
+      host: 'h',
+      backend: 'wasm',
+    });
     const write = async (from: number, to: number) => {
       for (let s = from; s <= to; s++) {
         file.push(point(s, 1 / s));
@@ -65,7 +114,9 @@ describe('runs registry on a real PostgreSQL', () => {
     await ensureEmbeddedPostgres({ dataDir: server.dataDir, port: Number(new URL(server.url).port) });
     await write(11, 12);
     await registry.close();
-    const steps = (await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, id))).map((m) => m.step).sort((a, b) => a - b);
+    const steps = (await conn.db.select().from(schema.metrics).where(eq(schema.metrics.runId, id)))
+      .map((m) => m.step)
+      .sort((a, b) => a - b);
     expect(steps).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(logs.some((l) => l.includes('back-filled 12 metric points'))).toBe(true);
   }, 120_000);

@@ -46,7 +46,10 @@ export class RunRegistry {
   ) {}
 
   /** Connects (starting the embedded server when needed); a registry that cannot connect yet still queues. */
-  static async open(runId: string, o: { readAllMetrics: () => Promise<MetricRow[]>; log: (line: string) => void; url?: string }): Promise<RunRegistry> {
+  static async open(
+    runId: string,
+    o: { readAllMetrics: () => Promise<MetricRow[]>; log: (line: string) => void; url?: string },
+  ): Promise<RunRegistry> {
     const registry = new RunRegistry(runId, o.readAllMetrics, o.log, o.url);
     await registry.connect();
     return registry;
@@ -66,7 +69,10 @@ export class RunRegistry {
 
   private unavailable(err: unknown): void {
     this.available = false;
-    if (!this.warned) this.log(`registry: database unavailable (${(err as Error).message.split('\n')[0]}); the run goes on, metrics stay in metrics.jsonl and are back-filled when it returns`);
+    if (!this.warned)
+      this.log(
+        `registry: database unavailable (${(err as Error).message.split('\n')[0]}); the run goes on, metrics stay in metrics.jsonl and are back-filled when it returns`,
+      );
     this.warned = true;
   }
 
@@ -76,13 +82,38 @@ export class RunRegistry {
     void this.sync();
   }
 
-  startRun(r: { preset: string; stages: string[]; config: unknown; directory: string; host: string; backend: string }): void {
-    this.enqueue((c) => c.db.insert(runs).values({ id: this.runId, ...r, status: 'running' })
-      .onConflictDoUpdate({ target: runs.id, set: { status: 'running', error: null, finishedAt: null, backend: r.backend, updatedAt: new Date() } }));
+  startRun(r: {
+    preset: string;
+    stages: string[];
+    config: unknown;
+    directory: string;
+    host: string;
+    backend: string;
+  }): void {
+    this.enqueue((c) =>
+      c.db
+        .insert(runs)
+        .values({ id: this.runId, ...r, status: 'running' })
+        .onConflictDoUpdate({
+          target: runs.id,
+          set: { status: 'running', error: null, finishedAt: null, backend: r.backend, updatedAt: new Date() },
+        }),
+    );
   }
 
   finishRun(status: 'completed' | 'failed', o: { report?: unknown; error?: string } = {}): void {
-    this.enqueue((c) => c.db.update(runs).set({ status, report: o.report ?? null, error: o.error ?? null, finishedAt: new Date(), updatedAt: new Date() }).where(eq(runs.id, this.runId)));
+    this.enqueue((c) =>
+      c.db
+        .update(runs)
+        .set({
+          status,
+          report: o.report ?? null,
+          error: o.error ?? null,
+          finishedAt: new Date(),
+          updatedAt: new Date(),
+        })
+        .where(eq(runs.id, this.runId)),
+    );
   }
 
   recordMetrics(points: MetricRow[]): void {
@@ -92,15 +123,35 @@ export class RunRegistry {
 
   /** Forgets metrics of `stage` after `step` (a resumed stage re-runs those steps). */
   dropMetricsAfter(stage: string, step: number): void {
-    this.enqueue((c) => c.db.delete(metrics).where(and(eq(metrics.runId, this.runId), eq(metrics.stage, stage), gt(metrics.step, step))));
+    this.enqueue((c) =>
+      c.db.delete(metrics).where(and(eq(metrics.runId, this.runId), eq(metrics.stage, stage), gt(metrics.step, step))),
+    );
   }
 
   recordCheckpoint(stage: string, step: number, path: string): void {
-    this.enqueue((c) => c.db.insert(checkpoints).values({ runId: this.runId, stage, step, path }).onConflictDoNothing());
+    this.enqueue((c) =>
+      c.db.insert(checkpoints).values({ runId: this.runId, stage, step, path }).onConflictDoNothing(),
+    );
   }
 
-  recordDataset(d: { name: string; source: string; format?: string; rows: number; kept: number; skipped: number; statistics?: unknown }): void {
-    this.enqueue((c) => c.db.insert(datasets).values({ runId: this.runId, ...d }).onConflictDoUpdate({ target: [datasets.runId, datasets.name], set: { rows: d.rows, kept: d.kept, skipped: d.skipped, statistics: d.statistics } }));
+  recordDataset(d: {
+    name: string;
+    source: string;
+    format?: string;
+    rows: number;
+    kept: number;
+    skipped: number;
+    statistics?: unknown;
+  }): void {
+    this.enqueue((c) =>
+      c.db
+        .insert(datasets)
+        .values({ runId: this.runId, ...d })
+        .onConflictDoUpdate({
+          target: [datasets.runId, datasets.name],
+          set: { rows: d.rows, kept: d.kept, skipped: d.skipped, statistics: d.statistics },
+        }),
+    );
   }
 
   recordArtifact(kind: string, path: string): void {
@@ -110,15 +161,29 @@ export class RunRegistry {
   recordEvaluation(kind: string, model: string, values: unknown, examples: EvaluationExample[] = []): void {
     this.enqueue(async (c) => {
       await c.db.transaction(async (tx) => {
-        const [row] = await tx.insert(evaluations).values({ runId: this.runId, kind, model, metrics: values })
-          .onConflictDoUpdate({ target: [evaluations.runId, evaluations.kind, evaluations.model], set: { metrics: values, createdAt: new Date() } })
+        const [row] = await tx
+          .insert(evaluations)
+          .values({ runId: this.runId, kind, model, metrics: values })
+          .onConflictDoUpdate({
+            target: [evaluations.runId, evaluations.kind, evaluations.model],
+            set: { metrics: values, createdAt: new Date() },
+          })
           .returning({ id: evaluations.id });
         await tx.delete(evaluationExamples).where(eq(evaluationExamples.evaluationId, row.id));
         for (let i = 0; i < examples.length; i += 500) {
-          await tx.insert(evaluationExamples).values(examples.slice(i, i + 500).map((e) => ({
-            evaluationId: row.id, exampleId: e.id, task: e.task, prompt: e.prompt, output: e.output, expected: e.expected ?? null,
-            correct: e.correct === undefined ? null : Number(e.correct), score: e.score ?? null, metrics: e.metrics ?? null,
-          })));
+          await tx.insert(evaluationExamples).values(
+            examples.slice(i, i + 500).map((e) => ({
+              evaluationId: row.id,
+              exampleId: e.id,
+              task: e.task,
+              prompt: e.prompt,
+              output: e.output,
+              expected: e.expected ?? null,
+              correct: e.correct === undefined ? null : Number(e.correct),
+              score: e.score ?? null,
+              metrics: e.metrics ?? null,
+            })),
+          );
         }
       });
     });
@@ -141,7 +206,10 @@ export class RunRegistry {
         const batch = this.needsBackfill ? await this.readAllMetrics() : this.points;
         this.points = [];
         for (let i = 0; i < batch.length; i += 1000) {
-          await c.db.insert(metrics).values(batch.slice(i, i + 1000).map((p) => ({ runId: this.runId, ...p, time: new Date(p.time) }))).onConflictDoNothing();
+          await c.db
+            .insert(metrics)
+            .values(batch.slice(i, i + 1000).map((p) => ({ runId: this.runId, ...p, time: new Date(p.time) })))
+            .onConflictDoNothing();
         }
         if (this.needsBackfill) this.log(`registry: database back; back-filled ${batch.length} metric points`);
         this.needsBackfill = false;
@@ -166,8 +234,14 @@ export class RunRegistry {
   async counts(): Promise<{ metrics: number; evaluations: number; status: string | null } | undefined> {
     const c = await this.connect();
     if (!c) return undefined;
-    const [m] = await c.db.select({ n: sql<number>`count(*)::int` }).from(metrics).where(eq(metrics.runId, this.runId));
-    const [e] = await c.db.select({ n: sql<number>`count(*)::int` }).from(evaluations).where(eq(evaluations.runId, this.runId));
+    const [m] = await c.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(metrics)
+      .where(eq(metrics.runId, this.runId));
+    const [e] = await c.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(evaluations)
+      .where(eq(evaluations.runId, this.runId));
     const [r] = await c.db.select({ status: runs.status }).from(runs).where(eq(runs.id, this.runId));
     return { metrics: m.n, evaluations: e.n, status: r?.status ?? null };
   }

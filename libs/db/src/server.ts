@@ -55,7 +55,9 @@ async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> 
  * Started on demand with pg_ctl, detached, so every process (trainer, dashboard, tests) shares one
  * server that outlives them; the port is kept in `.data/postgres.port`. Initialised on first use.
  */
-export async function ensureEmbeddedPostgres(options: { dataDir?: string; port?: number; log?: (line: string) => void } = {}): Promise<EmbeddedServer> {
+export async function ensureEmbeddedPostgres(
+  options: { dataDir?: string; port?: number; log?: (line: string) => void } = {},
+): Promise<EmbeddedServer> {
   const root = workspaceRoot();
   const dataDir = options.dataDir ?? path.join(root, '.data', 'postgres');
   const portFile = `${dataDir}.port`;
@@ -97,8 +99,14 @@ async function lock(file: string, ready: () => Promise<boolean>): Promise<(() =>
 async function start(dataDir: string, chosen: number, url: string, log?: (line: string) => void): Promise<void> {
   const ids = await postgresIds().catch(() => undefined);
   const embedded = new EmbeddedPostgres({
-    databaseDir: dataDir, port: chosen, user: USER, password: PASSWORD, persistent: true,
-    createPostgresUser: process.getuid?.() === 0, onLog: () => undefined, onError: (e) => log?.(String(e)),
+    databaseDir: dataDir,
+    port: chosen,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => undefined,
+    onError: (e) => log?.(String(e)),
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     log?.(`registry: initialising PostgreSQL in ${dataDir}`);
@@ -110,17 +118,31 @@ async function start(dataDir: string, chosen: number, url: string, log?: (line: 
   // pg_ctl daemonises the server: it keeps running after this process exits.
   const ctl = await pgCtl();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(ctl, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${chosen} -c listen_addresses=127.0.0.1`], {
-      stdio: 'ignore', ...(ids ?? {}), detached: true,
-    });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl start exited with ${code}; see ${logFile}`))));
+    const child = spawn(
+      ctl,
+      ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${chosen} -c listen_addresses=127.0.0.1`],
+      {
+        stdio: 'ignore',
+        ...(ids ?? {}),
+        detached: true,
+      },
+    );
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`pg_ctl start exited with ${code}; see ${logFile}`)),
+    );
     child.on('error', reject);
   }).catch(async (err: Error) => {
     // Another process may have started it at the same moment.
     if (!(await canConnect(url))) throw err;
   });
   await writeFile(`${dataDir}.port`, String(chosen));
-  const admin = new pg.Client({ host: '127.0.0.1', port: chosen, user: USER, password: PASSWORD, database: 'postgres' });
+  const admin = new pg.Client({
+    host: '127.0.0.1',
+    port: chosen,
+    user: USER,
+    password: PASSWORD,
+    database: 'postgres',
+  });
   await admin.connect();
   try {
     const exists = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);

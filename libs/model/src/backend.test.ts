@@ -15,11 +15,23 @@ describe('backend selection', () => {
   it.each(['wasm', 'cpu'] as const)('runs %s when asked, and computes on it', async (name) => {
     const choice = await selectBackend(name);
     expect(choice).toMatchObject({ name, reason: 'requested', skipped: [] });
-    const product = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]])).arraySync());
+    const product = tf.tidy(() =>
+      tf
+        .matMul(
+          tf.tensor2d([
+            [1, 2],
+            [3, 4],
+          ]),
+          tf.tensor2d([[5], [6]]),
+        )
+        .arraySync(),
+    );
     expect(product).toEqual([[17], [39]]);
   });
 
   it('names an unknown backend', async () => {
-    await expect(selectBackend('webgpu' as never)).rejects.toThrow(/unknown backend "webgpu"; choose one of tensorflow-gpu, tensorflow, wasm, cpu/);
+    await expect(selectBackend('webgpu' as never)).rejects.toThrow(
+      /unknown backend "webgpu"; choose one of tensorflow-gpu, tensorflow, wasm, cpu/,
+    );
   });
 });

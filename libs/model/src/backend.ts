@@ -28,7 +28,9 @@ async function load(name: BackendName): Promise<void> {
       try {
         require.resolve(pkg);
       } catch {
-        throw new Error(`${pkg} is not installed (an optional dependency: it needs libtensorflow, which npm could not download here)`);
+        throw new Error(
+          `${pkg} is not installed (an optional dependency: it needs libtensorflow, which npm could not download here)`,
+        );
       }
       await import(pkg); // registers the native "tensorflow" backend
       if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not initialise`);
@@ -62,7 +64,11 @@ export async function selectBackend(preferred?: BackendName): Promise<BackendCho
     try {
       await load(name);
       await tf.ready();
-      const reason = preferred ? 'requested' : skipped.length ? `first available (${skipped.map((s) => s.name).join(', ')} unavailable)` : 'first in order';
+      const reason = preferred
+        ? 'requested'
+        : skipped.length
+          ? `first available (${skipped.map((s) => s.name).join(', ')} unavailable)`
+          : 'first in order';
       return { name, reason, skipped };
     } catch (err) {
       if (preferred) throw new Error(`backend "${preferred}" cannot run here: ${(err as Error).message}`);
@@ -75,6 +81,9 @@ export async function selectBackend(preferred?: BackendName): Promise<BackendCho
 /** One line for logs: which backend runs and why the earlier ones did not. */
 export function describeBackend(choice: BackendChoice): string {
   const skipped = choice.skipped.map((s) => `\n  skipped ${s.name}: ${s.reason}`).join('');
-  const simd = choice.name === 'wasm' ? ` (SIMD, 1 thread; matrix products: ${gemm?.active ? gemm.reason : `WebAssembly GEMM, native one unavailable: ${gemm?.reason}`})` : '';
+  const simd =
+    choice.name === 'wasm'
+      ? ` (SIMD, 1 thread; matrix products: ${gemm?.active ? gemm.reason : `WebAssembly GEMM, native one unavailable: ${gemm?.reason}`})`
+      : '';
   return `backend: ${choice.name}${simd}, ${choice.reason}${skipped}`;
 }

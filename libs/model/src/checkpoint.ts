@@ -14,7 +14,9 @@ export async function loadModel(dir: string, options: { extra?: readonly string[
   try {
     json = JSON.parse(await readFile(configFile, 'utf8'));
   } catch (err) {
-    throw new Error(`${configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (is this a model directory?)' : (err as Error).message}`);
+    throw new Error(
+      `${configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (is this a model directory?)' : (err as Error).message}`,
+    );
   }
   const config: LlamaConfig = parseConfig(json, configFile);
   const weights = await readModelWeights(dir);
@@ -27,4 +29,3 @@ export async function saveModel(model: Llama, dir: string): Promise<void> {
   await writeSafetensors(path.join(dir, 'model.safetensors'), await model.weights());
   await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(toHfConfig(model.config), null, 2) + '\n');
 }
-

@@ -38,38 +38,51 @@ export interface LlamaConfig {
   pad_token_id?: number | null;
 }
 
-const hfConfig = z.object({
-  model_type: z.enum(['llama', 'qwen2', 'qwen3'], { error: 'supported model_type: llama, qwen2, qwen3' }),
-  vocab_size: z.number().int().positive(),
-  hidden_size: z.number().int().positive(),
-  intermediate_size: z.number().int().positive(),
-  num_hidden_layers: z.number().int().positive(),
-  num_attention_heads: z.number().int().positive(),
-  num_key_value_heads: z.number().int().positive().optional(),
-  head_dim: z.number().int().positive().optional().nullable(),
-  rms_norm_eps: z.number().positive().default(1e-6),
-  rope_theta: z.number().positive().default(10000),
-  max_position_embeddings: z.number().int().positive().default(2048),
-  tie_word_embeddings: z.boolean().default(false),
-  attention_bias: z.boolean().optional(),
-  hidden_act: z.literal('silu', { error: 'only hidden_act "silu" (SwiGLU) is supported' }).default('silu'),
-  rope_scaling: z.null({ error: 'rope_scaling is not supported yet; remove it or use a model without it' }).optional(),
-  bos_token_id: z.number().int().nullable().optional(),
-  eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullable().optional(),
-  pad_token_id: z.number().int().nullable().optional(),
-}).loose();
+const hfConfig = z
+  .object({
+    model_type: z.enum(['llama', 'qwen2', 'qwen3'], { error: 'supported model_type: llama, qwen2, qwen3' }),
+    vocab_size: z.number().int().positive(),
+    hidden_size: z.number().int().positive(),
+    intermediate_size: z.number().int().positive(),
+    num_hidden_layers: z.number().int().positive(),
+    num_attention_heads: z.number().int().positive(),
+    num_key_value_heads: z.number().int().positive().optional(),
+    head_dim: z.number().int().positive().optional().nullable(),
+    rms_norm_eps: z.number().positive().default(1e-6),
+    rope_theta: z.number().positive().default(10000),
+    max_position_embeddings: z.number().int().positive().default(2048),
+    tie_word_embeddings: z.boolean().default(false),
+    attention_bias: z.boolean().optional(),
+    hidden_act: z.literal('silu', { error: 'only hidden_act "silu" (SwiGLU) is supported' }).default('silu'),
+    rope_scaling: z
+      .null({ error: 'rope_scaling is not supported yet; remove it or use a model without it' })
+      .optional(),
+    bos_token_id: z.number().int().nullable().optional(),
+    eos_token_id: z
+      .union([z.number().int(), z.array(z.number().int())])
+      .nullable()
+      .optional(),
+    pad_token_id: z.number().int().nullable().optional(),
+  })
+  .loose();
 
 /** Validates an HF `config.json` object and fills in the family's defaults. */
 export function parseConfig(json: unknown, where = 'config.json'): LlamaConfig {
   const result = hfConfig.safeParse(json);
   if (!result.success) {
-    throw new Error(`${where}: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `${where}: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   const c = result.data;
   const kv = c.num_key_value_heads ?? c.num_attention_heads;
-  if (c.num_attention_heads % kv !== 0) throw new Error(`${where}: num_attention_heads (${c.num_attention_heads}) must be a multiple of num_key_value_heads (${kv})`);
+  if (c.num_attention_heads % kv !== 0)
+    throw new Error(
+      `${where}: num_attention_heads (${c.num_attention_heads}) must be a multiple of num_key_value_heads (${kv})`,
+    );
   const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new Error(`${where}: head_dim ${headDim} must be an even integer`);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0)
+    throw new Error(`${where}: head_dim ${headDim} must be an even integer`);
   return {
     model_type: c.model_type,
     vocab_size: c.vocab_size,
@@ -85,7 +98,9 @@ export function parseConfig(json: unknown, where = 'config.json'): LlamaConfig {
     tie_word_embeddings: c.tie_word_embeddings,
     attention_bias: c.attention_bias ?? c.model_type === 'qwen2',
     qk_norm: c.model_type === 'qwen3',
-    bos_token_id: c.bos_token_id, eos_token_id: c.eos_token_id, pad_token_id: c.pad_token_id,
+    bos_token_id: c.bos_token_id,
+    eos_token_id: c.eos_token_id,
+    pad_token_id: c.pad_token_id,
   };
 }
 

@@ -10,7 +10,11 @@ describe.each(['wasm', 'cpu'] as const)('generation on %s', (backend) => {
     model = await loadModel(path.join(import.meta.dirname, 'testing/peer/gqa-untied'));
   });
 
-  const prompts = [[5, 9, 2, 33, 7], [1, 60], [12, 13, 14]];
+  const prompts = [
+    [5, 9, 2, 33, 7],
+    [1, 60],
+    [12, 13, 14],
+  ];
 
   it('gives the same tokens with and without the KV cache', () => {
     const cached = generate(model, prompts, { maxNewTokens: 8 });
@@ -21,7 +25,8 @@ describe.each(['wasm', 'cpu'] as const)('generation on %s', (backend) => {
 
   it('generates for a batch of prompts exactly what each prompt gets alone', () => {
     const batched = generate(model, prompts, { maxNewTokens: 6 });
-    for (const [i, p] of prompts.entries()) expect(generate(model, [p], { maxNewTokens: 6 }).tokens[0]).toEqual(batched.tokens[i]);
+    for (const [i, p] of prompts.entries())
+      expect(generate(model, [p], { maxNewTokens: 6 }).tokens[0]).toEqual(batched.tokens[i]);
   });
 
   it('matches greedy decoding computed from full forward passes', () => {
@@ -47,7 +52,9 @@ describe.each(['wasm', 'cpu'] as const)('generation on %s', (backend) => {
     const a = generate(model, prompts, { maxNewTokens: 6, temperature: 1, topP: 0.9, seed: 3 });
     const b = generate(model, prompts, { maxNewTokens: 6, temperature: 1, topP: 0.9, seed: 3 });
     expect(a.tokens).toEqual(b.tokens);
-    expect(generate(model, prompts, { maxNewTokens: 6, temperature: 1.5, topK: 1, seed: 4 }).tokens).toEqual(generate(model, prompts, { maxNewTokens: 6 }).tokens);
+    expect(generate(model, prompts, { maxNewTokens: 6, temperature: 1.5, topK: 1, seed: 4 }).tokens).toEqual(
+      generate(model, prompts, { maxNewTokens: 6 }).tokens,
+    );
   });
 
   it('does not leak tensors across calls', () => {

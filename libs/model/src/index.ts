@@ -1,14 +1,43 @@
 export { BACKENDS, describeBackend, selectBackend, type BackendChoice, type BackendName } from './backend';
 export { parseConfig, toHfConfig, type LlamaConfig } from './config';
-export { Llama, parameterShapes, variableOf, type Adapter, type KVCache, type ModelInputs, type PrefixKV } from './llama';
+export {
+  Llama,
+  parameterShapes,
+  variableOf,
+  type Adapter,
+  type KVCache,
+  type ModelInputs,
+  type PrefixKV,
+} from './llama';
 export { gatherRows, rotaryTables } from './ops';
 export { exportOnnx, type OnnxGraph } from './onnx';
 export { loadModel, saveModel } from './checkpoint';
 export { readModelWeights, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
-export { AdamW, DEFAULT_OPTIMIZER, clipGradients, clipScale, globalNorm, learningRate, type AdamWState, type OptimizerConfig } from './optim';
 export {
-  NonFiniteError, batchLoss, trainingLoss, loadCheckpoint, optimizerStep, rowsToBatch, saveCheckpoint, takeRows, trainStep, trainedTargets,
-  type DataCursor, type StepResult, type TrainBatch, type TrainerState,
+  AdamW,
+  DEFAULT_OPTIMIZER,
+  clipGradients,
+  clipScale,
+  globalNorm,
+  learningRate,
+  type AdamWState,
+  type OptimizerConfig,
+} from './optim';
+export {
+  NonFiniteError,
+  batchLoss,
+  trainingLoss,
+  loadCheckpoint,
+  optimizerStep,
+  rowsToBatch,
+  saveCheckpoint,
+  takeRows,
+  trainStep,
+  trainedTargets,
+  type DataCursor,
+  type StepResult,
+  type TrainBatch,
+  type TrainerState,
 } from './train';
 export { evaluateRows, trainLoop, type TrainLoopOptions, type TrainLoopResult } from './loop';
 export { generate, type GenerateOptions, type Generation } from './generate';

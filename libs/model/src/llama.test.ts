@@ -13,7 +13,10 @@ describe.each(['wasm', 'cpu'] as const)('decoder numerics on %s', (backend) => {
 
   it.each(['gqa-untied', 'gqa-tied'])('logits of %s match the PyTorch reference to 1e-4', async (name) => {
     const model = await loadModel(peerDir(name));
-    const ref = JSON.parse(await readFile(path.join(peerDir(name), 'reference.json'), 'utf8')) as { input_ids: number[][]; logits: number[][][] };
+    const ref = JSON.parse(await readFile(path.join(peerDir(name), 'reference.json'), 'utf8')) as {
+      input_ids: number[][];
+      logits: number[][][];
+    };
     const [B, T] = [ref.input_ids.length, ref.input_ids[0].length];
     const logits = model.forward({ inputIds: Int32Array.from(ref.input_ids.flat()), batch: B, seq: T });
     const got = logits.dataSync();
@@ -28,12 +31,19 @@ describe.each(['wasm', 'cpu'] as const)('decoder numerics on %s', (backend) => {
 
   it('keeps packed examples apart: a packed row gives each example the logits it has alone', async () => {
     const model = await loadModel(peerDir('gqa-untied'));
-    const a = [5, 9, 2, 33, 7], b = [1, 60, 4];
-    const alone = (ids: number[]) => model.forward({ inputIds: Int32Array.from(ids), batch: 1, seq: ids.length }).dataSync();
-    const packed = model.forward({
-      inputIds: Int32Array.from([...a, ...b]), batch: 1, seq: 8,
-      positionIds: Int32Array.from([0, 1, 2, 3, 4, 0, 1, 2]), segmentIds: Int32Array.from([1, 1, 1, 1, 1, 2, 2, 2]),
-    }).dataSync();
+    const a = [5, 9, 2, 33, 7],
+      b = [1, 60, 4];
+    const alone = (ids: number[]) =>
+      model.forward({ inputIds: Int32Array.from(ids), batch: 1, seq: ids.length }).dataSync();
+    const packed = model
+      .forward({
+        inputIds: Int32Array.from([...a, ...b]),
+        batch: 1,
+        seq: 8,
+        positionIds: Int32Array.from([0, 1, 2, 3, 4, 0, 1, 2]),
+        segmentIds: Int32Array.from([1, 1, 1, 1, 1, 2, 2, 2]),
+      })
+      .dataSync();
     const expected = [...alone(a), ...alone(b)];
     for (let i = 0; i < expected.length; i++) expect(packed[i]).toBeCloseTo(expected[i], 5);
     model.dispose();

@@ -46,7 +46,8 @@ export interface Adapter {
 
 export function parameterShapes(c: LlamaConfig): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
-  const h = c.hidden_size, d = c.head_dim;
+  const h = c.hidden_size,
+    d = c.head_dim;
   shapes.set('model.embed_tokens.weight', [c.vocab_size, h]);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const p = `model.layers.${i}.`;
@@ -106,13 +107,19 @@ export class Llama {
    * Wraps checkpoint tensors, checking that every expected name is present with its shape. Names in
    * `extra` (a task head such as `score.weight`) are kept too when the checkpoint has them.
    */
-  static fromWeights(config: LlamaConfig, weights: Map<string, NamedTensor>, where = 'checkpoint', extra: readonly string[] = []): Llama {
+  static fromWeights(
+    config: LlamaConfig,
+    weights: Map<string, NamedTensor>,
+    where = 'checkpoint',
+    extra: readonly string[] = [],
+  ): Llama {
     const params = new Map<string, tf.Variable>();
     const problems: string[] = [];
     for (const [name, shape] of parameterShapes(config)) {
       const t = weights.get(name);
       if (!t) problems.push(`missing ${name}`);
-      else if (t.shape.join(',') !== shape.join(',')) problems.push(`${name} has shape [${t.shape}], config says [${shape}]`);
+      else if (t.shape.join(',') !== shape.join(','))
+        problems.push(`${name} has shape [${t.shape}], config says [${shape}]`);
       else params.set(name, variableOf(t.data, shape));
     }
     for (const name of extra) {
@@ -121,7 +128,9 @@ export class Llama {
     }
     if (problems.length) {
       for (const v of params.values()) v.dispose();
-      throw new Error(`${where}: ${problems.length} weights do not match config.json: ${problems.slice(0, 5).join('; ')}`);
+      throw new Error(
+        `${where}: ${problems.length} weights do not match config.json: ${problems.slice(0, 5).join('; ')}`,
+      );
     }
     return new Llama(config, params);
   }
@@ -139,7 +148,10 @@ export class Llama {
     if (bias) y = tf.add(y, bias);
     const adapter = this.adapters.get(name);
     if (adapter) {
-      const input = this.training && adapter.dropout > 0 ? tf.dropout(x, adapter.dropout, undefined, hashString(`${this.dropoutSeed}:${name}`)) : x;
+      const input =
+        this.training && adapter.dropout > 0
+          ? tf.dropout(x, adapter.dropout, undefined, hashString(`${this.dropoutSeed}:${name}`))
+          : x;
       y = tf.add(y, tf.mul(linear(linear(input, adapter.a), adapter.b), adapter.scale));
     }
     return y;
@@ -151,10 +163,16 @@ export class Llama {
    * differentiable prefix (give position ids that continue it); `collect` receives each layer's
    * keys and values (after RoPE), to be a later call's prefix.
    */
-  hidden(inputs: ModelInputs, cache?: KVCache, o: { prefix?: PrefixKV; collect?: { k: tf.Tensor4D; v: tf.Tensor4D }[] } = {}): tf.Tensor3D {
+  hidden(
+    inputs: ModelInputs,
+    cache?: KVCache,
+    o: { prefix?: PrefixKV; collect?: { k: tf.Tensor4D; v: tf.Tensor4D }[] } = {},
+  ): tf.Tensor3D {
     const c = this.config;
     const { batch: B, seq: T } = inputs;
-    const H = c.num_attention_heads, KV = c.num_key_value_heads, d = c.head_dim;
+    const H = c.num_attention_heads,
+      KV = c.num_key_value_heads,
+      d = c.head_dim;
     if (cache && o.prefix) throw new Error('hidden: a cache and a prefix cannot be combined');
     const past = cache?.length ?? o.prefix?.layers[0].k.shape[2] ?? 0;
     const positions = inputs.positionIds ?? defaultPositions(B, T, past);
@@ -200,7 +218,9 @@ export class Llama {
       x = tf.add(x, this.proj(`${pre}mlp.down_proj`, tf.mul(tf.mul(gate, tf.sigmoid(gate)), up))); // [B, T, h]
     }
     if (cache) {
-      cache.segments = Array.from({ length: B }, (_, b) => concatInt(cache.segments[b], segments.subarray(b * T, (b + 1) * T)));
+      cache.segments = Array.from({ length: B }, (_, b) =>
+        concatInt(cache.segments[b], segments.subarray(b * T, (b + 1) * T)),
+      );
       cache.length = past + T;
     }
     return rmsNorm(x, this.p('model.norm.weight'), c.rms_norm_eps) as tf.Tensor3D;
@@ -220,7 +240,8 @@ export class Llama {
   async weights(): Promise<Map<string, NamedTensor>> {
     const out = new Map<string, NamedTensor>();
     // a copy: on the cpu backend data() can hand out the live storage that updates write in place
-    for (const [name, v] of this.params) out.set(name, { shape: v.shape, data: ((await v.data()) as Float32Array).slice() });
+    for (const [name, v] of this.params)
+      out.set(name, { shape: v.shape, data: ((await v.data()) as Float32Array).slice() });
     return out;
   }
 
@@ -239,7 +260,13 @@ export class Llama {
  * j ≤ past+i and both carry the same segment id. Every query sees at least itself, so no row is
  * all −∞ (padding attends to padding and is never trained on).
  */
-function attentionBias(B: number, T: number, past: number, segments: Int32Array, pastSegments?: Int32Array[]): tf.Tensor4D {
+function attentionBias(
+  B: number,
+  T: number,
+  past: number,
+  segments: Int32Array,
+  pastSegments?: Int32Array[],
+): tf.Tensor4D {
   const K = past + T;
   const bias = new Float32Array(B * T * K).fill(-1e9);
   for (let b = 0; b < B; b++) {

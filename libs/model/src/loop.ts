@@ -2,7 +2,18 @@ import type * as tf from '@tensorflow/tfjs';
 import type { PackedRow } from '@tunekit/data';
 import type { Llama } from './llama';
 import { AdamW, type OptimizerConfig } from './optim';
-import { NonFiniteError, batchLoss, loadCheckpoint, rowsToBatch, saveCheckpoint, takeRows, trainStep, trainedTargets, type StepResult, type TrainerState } from './train';
+import {
+  NonFiniteError,
+  batchLoss,
+  loadCheckpoint,
+  rowsToBatch,
+  saveCheckpoint,
+  takeRows,
+  trainStep,
+  trainedTargets,
+  type StepResult,
+  type TrainerState,
+} from './train';
 
 export interface TrainLoopOptions {
   model: Llama;
@@ -37,7 +48,8 @@ export interface TrainLoopResult {
 
 /** Mean loss over rows, weighted by trained targets. */
 export function evaluateRows(model: Llama, rows: readonly PackedRow[], batchSize: number): number {
-  let sum = 0, count = 0;
+  let sum = 0,
+    count = 0;
   for (let i = 0; i < rows.length; i += batchSize) {
     const batch = rowsToBatch(rows.slice(i, i + batchSize));
     const n = trainedTargets(batch);
@@ -73,7 +85,9 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       r = trainStep(o.model, micro, optimizer, trainable, state.step);
     } catch (err) {
       if (err instanceof NonFiniteError) {
-        throw new NonFiniteError(`${err.message}. Last good checkpoint: ${result.lastCheckpoint ?? 'none (no checkpoint written yet)'}`);
+        throw new NonFiniteError(
+          `${err.message}. Last good checkpoint: ${result.lastCheckpoint ?? 'none (no checkpoint written yet)'}`,
+        );
       }
       throw err;
     }

@@ -3,11 +3,37 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_OPTIMIZER, Llama, addLora, batchLoss, loadAdapters, mergeLora, parseConfig, rowsToBatch, saveAdapters, selectBackend, trainLoop, type LoraConfig } from './index';
+import {
+  DEFAULT_OPTIMIZER,
+  Llama,
+  addLora,
+  batchLoss,
+  loadAdapters,
+  mergeLora,
+  parseConfig,
+  rowsToBatch,
+  saveAdapters,
+  selectBackend,
+  trainLoop,
+  type LoraConfig,
+} from './index';
 import { randomRows } from './testing/rows';
 
-const config = parseConfig({ model_type: 'llama', vocab_size: 40, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 });
-const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj'] };
+const config = parseConfig({
+  model_type: 'llama',
+  vocab_size: 40,
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+});
+const lora: LoraConfig = {
+  r: 4,
+  alpha: 8,
+  dropout: 0,
+  targetModules: ['q_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj'],
+};
 const input = { inputIds: Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]), batch: 1, seq: 8 };
 const logitsOf = (m: Llama) => m.forward(input).dataSync();
 
@@ -27,7 +53,15 @@ describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
 
     const rows = randomRows(4, 12, 40, 3);
     const before = batchLoss(model, rowsToBatch(rows));
-    await trainLoop({ model, rows, batchSize: 4, steps: 30, optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-2, weightDecay: 0, totalSteps: 30 }, seed: 1, trainable });
+    await trainLoop({
+      model,
+      rows,
+      batchSize: 4,
+      steps: 30,
+      optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-2, weightDecay: 0, totalSteps: 30 },
+      seed: 1,
+      trainable,
+    });
     expect(batchLoss(model, rowsToBatch(rows))).toBeLessThan(before * 0.9);
     for (const [name, t] of await model.weights()) expect(t.data, name).toEqual(baseWeights.get(name)!.data);
 
@@ -50,17 +84,29 @@ describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
     const frozen = new Set(['model.embed_tokens.weight', 'lm_head.weight']);
     const trainable = new Map([...model.params].filter(([name]) => !frozen.has(name)));
     const before = await model.weights();
-    await trainLoop({ model, rows: randomRows(2, 10, 40, 4), batchSize: 2, steps: 3, optimizer: DEFAULT_OPTIMIZER, seed: 1, trainable });
+    await trainLoop({
+      model,
+      rows: randomRows(2, 10, 40, 4),
+      batchSize: 2,
+      steps: 3,
+      optimizer: DEFAULT_OPTIMIZER,
+      seed: 1,
+      trainable,
+    });
     const after = await model.weights();
     for (const name of frozen) expect(after.get(name)!.data).toEqual(before.get(name)!.data);
-    expect(after.get('model.layers.0.mlp.up_proj.weight')!.data).not.toEqual(before.get('model.layers.0.mlp.up_proj.weight')!.data);
+    expect(after.get('model.layers.0.mlp.up_proj.weight')!.data).not.toEqual(
+      before.get('model.layers.0.mlp.up_proj.weight')!.data,
+    );
     expect(tf.memory().numTensors).toBeGreaterThan(0);
     model.dispose();
   });
 
   it('names bad target modules', () => {
     const model = Llama.init(config, 4);
-    expect(() => addLora(model, { ...lora, targetModules: ['qkv' as never] }, 1)).toThrow(/unknown LoRA target modules qkv/);
+    expect(() => addLora(model, { ...lora, targetModules: ['qkv' as never] }, 1)).toThrow(
+      /unknown LoRA target modules qkv/,
+    );
     model.dispose();
   });
 });

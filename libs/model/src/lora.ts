@@ -25,7 +25,8 @@ const peftKey = (projection: string, which: 'A' | 'B') => `base_model.model.${pr
 export function addLora(model: Llama, config: LoraConfig, seed: number): Map<string, tf.Variable> {
   if (config.r <= 0) throw new Error(`LoRA rank must be positive, got ${config.r}`);
   const unknown = config.targetModules.filter((t) => !LORA_TARGETS.includes(t));
-  if (unknown.length) throw new Error(`unknown LoRA target modules ${unknown.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+  if (unknown.length)
+    throw new Error(`unknown LoRA target modules ${unknown.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
   const rng = new Rng(seed);
   const trainable = new Map<string, tf.Variable>();
   for (const [name, w] of model.params) {
@@ -33,7 +34,10 @@ export function addLora(model: Llama, config: LoraConfig, seed: number): Map<str
     if (!m || !config.targetModules.includes(m[2] as LoraConfig['targetModules'][number])) continue;
     const [out, inFeatures] = w.shape;
     const bound = 1 / Math.sqrt(inFeatures);
-    const a = variableOf(Float32Array.from({ length: config.r * inFeatures }, () => (2 * rng.next() - 1) * bound), [config.r, inFeatures]);
+    const a = variableOf(
+      Float32Array.from({ length: config.r * inFeatures }, () => (2 * rng.next() - 1) * bound),
+      [config.r, inFeatures],
+    );
     const b = variableOf(new Float32Array(out * config.r), [out, config.r]);
     model.adapters.set(m[1], { a, b, scale: config.alpha / config.r, dropout: config.dropout });
     trainable.set(peftKey(m[1], 'A'), a);
@@ -65,16 +69,38 @@ export async function saveAdapters(model: Llama, config: LoraConfig, dir: string
     tensors.set(peftKey(projection, 'B'), { shape: a.b.shape, data: (await a.b.data()) as Float32Array });
   }
   await writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors);
-  await writeFileAtomic(path.join(dir, 'adapter_config.json'), JSON.stringify({
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel,
-    r: config.r, lora_alpha: config.alpha, lora_dropout: config.dropout, target_modules: [...config.targetModules], bias: 'none', fan_in_fan_out: false,
-  }, null, 2) + '\n');
+  await writeFileAtomic(
+    path.join(dir, 'adapter_config.json'),
+    JSON.stringify(
+      {
+        peft_type: 'LORA',
+        task_type: 'CAUSAL_LM',
+        base_model_name_or_path: baseModel,
+        r: config.r,
+        lora_alpha: config.alpha,
+        lora_dropout: config.dropout,
+        target_modules: [...config.targetModules],
+        bias: 'none',
+        fan_in_fan_out: false,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 
 /** Loads adapters saved by `saveAdapters` (or PEFT) onto a model; returns them by PEFT key. */
-export async function loadAdapters(model: Llama, dir: string): Promise<{ config: LoraConfig; trainable: Map<string, tf.Variable> }> {
+export async function loadAdapters(
+  model: Llama,
+  dir: string,
+): Promise<{ config: LoraConfig; trainable: Map<string, tf.Variable> }> {
   const json = JSON.parse(await readFile(path.join(dir, 'adapter_config.json'), 'utf8'));
-  const config: LoraConfig = { r: json.r, alpha: json.lora_alpha, dropout: json.lora_dropout ?? 0, targetModules: json.target_modules };
+  const config: LoraConfig = {
+    r: json.r,
+    alpha: json.lora_alpha,
+    dropout: json.lora_dropout ?? 0,
+    targetModules: json.target_modules,
+  };
   const trainable = addLora(model, config, 0);
   const tensors = await readSafetensors(path.join(dir, 'adapter_model.safetensors'));
   for (const [key, v] of trainable) {

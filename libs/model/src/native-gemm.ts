@@ -3,7 +3,20 @@ import * as tf from '@tensorflow/tfjs';
 
 interface GemmAddon {
   supported: boolean;
-  sgemm(buffer: ArrayBuffer, a: number, b: number, c: number, batch: number, strideA: number, strideB: number, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean): void;
+  sgemm(
+    buffer: ArrayBuffer,
+    a: number,
+    b: number,
+    c: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): void;
 }
 
 /** What the wasm backend needs from its internals to work on its heap in place. */
@@ -31,7 +44,8 @@ function loadAddon(): GemmAddon | string {
  */
 export function useNativeGemm(): { active: boolean; reason: string } {
   if (state) return state;
-  if (process.env.TUNEKIT_NATIVE_GEMM === '0') return (state = { active: false, reason: 'turned off with TUNEKIT_NATIVE_GEMM=0' });
+  if (process.env.TUNEKIT_NATIVE_GEMM === '0')
+    return (state = { active: false, reason: 'turned off with TUNEKIT_NATIVE_GEMM=0' });
   const addon = loadAddon();
   if (typeof addon === 'string') return (state = { active: false, reason: addon });
   const original = tf.getKernel('BatchMatMul', 'wasm');
@@ -45,12 +59,17 @@ export function useNativeGemm(): { active: boolean; reason: string } {
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
       const backend = args.backend as unknown as WasmBackendInternals;
-      const ra = a.shape.length, rb = b.shape.length;
+      const ra = a.shape.length,
+        rb = b.shape.length;
       const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
       const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
       const sameBatch = a.shape.slice(0, -2).join() === b.shape.slice(0, -2).join();
       // Equal batch shapes, or one side a single matrix; anything else goes to the original kernel.
-      if (a.dtype !== 'float32' || b.dtype !== 'float32' || !(sameBatch || (batchA === 1 && ra <= rb) || (batchB === 1 && rb <= ra))) {
+      if (
+        a.dtype !== 'float32' ||
+        b.dtype !== 'float32' ||
+        !(sameBatch || (batchA === 1 && ra <= rb) || (batchB === 1 && rb <= ra))
+      ) {
         return original.kernelFunc(args);
       }
       const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
@@ -60,7 +79,20 @@ export function useNativeGemm(): { active: boolean; reason: string } {
       const batch = Math.max(batchA, batchB);
       const out = backend.makeOutput([...batchShape, m, n], 'float32');
       const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-      addon.sgemm(backend.wasm.HEAPU8.buffer as ArrayBuffer, offset(a), offset(b), offset(out), batch, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, m, n, k, transposeA, transposeB);
+      addon.sgemm(
+        backend.wasm.HEAPU8.buffer as ArrayBuffer,
+        offset(a),
+        offset(b),
+        offset(out),
+        batch,
+        batchA === 1 ? 0 : m * k,
+        batchB === 1 ? 0 : k * n,
+        m,
+        n,
+        k,
+        transposeA,
+        transposeB,
+      );
       return out;
     },
   });

@@ -4,7 +4,9 @@ import { transposeFlagsAreFree } from './native-gemm';
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 
 /** tf.customGrad with typed inputs: `f(inputs, save)` returns the value and its gradient function. */
-function customOp(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: GradFunc }): (...inputs: tf.Tensor[]) => tf.Tensor {
+function customOp(
+  f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: GradFunc },
+): (...inputs: tf.Tensor[]) => tf.Tensor {
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     return f(args as tf.Tensor[], save);
@@ -32,7 +34,9 @@ function mm(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false):
   const lead = a.shape.slice(0, -2);
   const flat = (x: tf.Tensor) => tf.unstack(x.reshape([-1, ...x.shape.slice(-2)]));
   const bs = flat(b);
-  const products = flat(a).map((x, i) => tf.matMul(transposeA ? tf.transpose(x) : x, transposeB ? tf.transpose(bs[i]) : bs[i])); // each [m, n]
+  const products = flat(a).map((x, i) =>
+    tf.matMul(transposeA ? tf.transpose(x) : x, transposeB ? tf.transpose(bs[i]) : bs[i]),
+  ); // each [m, n]
   const out = tf.stack(products); // [batch, m, n]
   return out.reshape([...lead, ...out.shape.slice(-2)]);
 }
@@ -101,14 +105,21 @@ export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
 }
 
 /** cos and sin tables for rotary embedding at the given positions, as arrays laid out [B, 1, T, d]. */
-export function rotaryTables(positions: Int32Array, batch: number, seq: number, headDim: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+export function rotaryTables(
+  positions: Int32Array,
+  batch: number,
+  seq: number,
+  headDim: number,
+  theta: number,
+): { cos: Float32Array; sin: Float32Array } {
   const half = headDim / 2;
   const cos = new Float32Array(batch * seq * headDim);
   const sin = new Float32Array(batch * seq * headDim);
   for (let i = 0; i < batch * seq; i++) {
     for (let j = 0; j < half; j++) {
       const angle = positions[i] / theta ** ((2 * j) / headDim);
-      const c = Math.cos(angle), s = Math.sin(angle);
+      const c = Math.cos(angle),
+        s = Math.sin(angle);
       cos[i * headDim + j] = cos[i * headDim + j + half] = c;
       sin[i * headDim + j] = sin[i * headDim + j + half] = s;
     }
@@ -117,7 +128,13 @@ export function rotaryTables(positions: Int32Array, batch: number, seq: number, 
 }
 
 /** cos and sin tables for rotary embedding at the given positions: each [B, 1, T, d]. */
-export function ropeTables(positions: Int32Array, batch: number, seq: number, headDim: number, theta: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+export function ropeTables(
+  positions: Int32Array,
+  batch: number,
+  seq: number,
+  headDim: number,
+  theta: number,
+): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
   const { cos, sin } = rotaryTables(positions, batch, seq, headDim, theta);
   return { cos: tf.tensor4d(cos, [batch, 1, seq, headDim]), sin: tf.tensor4d(sin, [batch, 1, seq, headDim]) };
 }
@@ -132,7 +149,6 @@ export function rope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Ten
   });
 }
 
-
 /**
  * softmax(q·kᵀ·scale + bias)·v with grouped-query attention: q [B, H, Tq, d], k and v [B, KV, Tk, d]
  * with H = KV·g, query head h reading key/value head ⌊h/g⌋ (HF's repeat_interleave). The g query
@@ -140,7 +156,13 @@ export function rope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Ten
  * bias [B, 1, Tq, Tk] is 0 where attention is allowed and a large negative number elsewhere. The
  * backward pass is written out, without transpose flags.
  */
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
+export function attention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  bias: tf.Tensor4D,
+  scale: number,
+): tf.Tensor4D {
   const [B, H, Tq, d] = q.shape;
   const [, KV, Tk] = k.shape;
   const g = H / KV;

@@ -18,7 +18,17 @@ export interface OptimizerConfig {
   clipNorm: number;
 }
 
-export const DEFAULT_OPTIMIZER: OptimizerConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, warmupSteps: 0, totalSteps: 1, minLrRatio: 0.1, clipNorm: 1 };
+export const DEFAULT_OPTIMIZER: OptimizerConfig = {
+  lr: 1e-3,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  warmupSteps: 0,
+  totalSteps: 1,
+  minLrRatio: 0.1,
+  clipNorm: 1,
+};
 
 /** Warm-up then cosine: the learning rate for 0-based `step`. */
 export function learningRate(c: OptimizerConfig, step: number): number {

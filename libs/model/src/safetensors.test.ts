@@ -37,7 +37,12 @@ describe.each(['wasm', 'cpu'] as const)('checkpoints on %s', (backend) => {
     const [a, b] = await Promise.all(['a', 'b'].map((d) => readFile(path.join(dir, d, 'model.safetensors'))));
     expect(a.equals(b)).toBe(true);
     const config = JSON.parse(await readFile(path.join(dir, 'a', 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ architectures: ['LlamaForCausalLM'], model_type: 'llama', num_key_value_heads: 2, hidden_act: 'silu' });
+    expect(config).toMatchObject({
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      num_key_value_heads: 2,
+      hidden_act: 'silu',
+    });
     // the peer's tensors survive unchanged
     const original = await readSafetensors(path.join(peer, 'model.safetensors'));
     const saved = await readSafetensors(path.join(dir, 'a', 'model.safetensors'));
@@ -50,7 +55,13 @@ describe.each(['wasm', 'cpu'] as const)('checkpoints on %s', (backend) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'half-'));
     const file = path.join(dir, 'half.safetensors');
     // 1.0, -2.0, 0.5, 65504 in F16; 1.0, -2.0, 3.140625 in BF16
-    await writeFile(file, halfFile({ h: { dtype: 'F16', shape: [2, 2], bits: [0x3c00, 0xc000, 0x3800, 0x7bff] }, b: { dtype: 'BF16', shape: [3], bits: [0x3f80, 0xc000, 0x4049] } }));
+    await writeFile(
+      file,
+      halfFile({
+        h: { dtype: 'F16', shape: [2, 2], bits: [0x3c00, 0xc000, 0x3800, 0x7bff] },
+        b: { dtype: 'BF16', shape: [3], bits: [0x3f80, 0xc000, 0x4049] },
+      }),
+    );
     const t = await readSafetensors(file);
     expect([...t.get('h')!.data]).toEqual([1, -2, 0.5, 65504]);
     expect([...t.get('b')!.data]).toEqual([1, -2, 3.140625]);
@@ -68,7 +79,10 @@ describe.each(['wasm', 'cpu'] as const)('checkpoints on %s', (backend) => {
       await writeSafetensors(path.join(dir, file), new Map(shard.map((n) => [n, all.get(n)!])));
       for (const n of shard) weightMap[n] = file;
     }
-    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    await writeFile(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
     const read = await readModelWeights(dir);
     expect([...read.keys()].sort()).toEqual(names);
   });
@@ -81,6 +95,8 @@ describe.each(['wasm', 'cpu'] as const)('checkpoints on %s', (backend) => {
     const cfg = JSON.parse(await readFile(path.join(peer, 'config.json'), 'utf8'));
     await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, hidden_size: 48 }));
     await writeFile(path.join(dir, 'model.safetensors'), await readFile(path.join(peer, 'model.safetensors')));
-    await expect(loadModel(dir)).rejects.toThrow(/weights do not match config\.json: model\.embed_tokens\.weight has shape \[64,32\], config says \[64,48\]/);
+    await expect(loadModel(dir)).rejects.toThrow(
+      /weights do not match config\.json: model\.embed_tokens\.weight has shape \[64,32\], config says \[64,48\]/,
+    );
   });
 });

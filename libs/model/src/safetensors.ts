@@ -18,17 +18,23 @@ export async function readSafetensors(file: string): Promise<Map<string, NamedTe
   const bytes = await readFile(file);
   if (bytes.length < 8) throw new Error(`${file}: too short to be a safetensors file`);
   const headerLength = Number(bytes.readBigUInt64LE(0));
-  if (8 + headerLength > bytes.length) throw new Error(`${file}: header length ${headerLength} runs past the end of the file`);
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  if (8 + headerLength > bytes.length)
+    throw new Error(`${file}: header length ${headerLength} runs past the end of the file`);
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const base = 8 + headerLength;
   const out = new Map<string, NamedTensor>();
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (!(info.dtype in BYTES)) throw new Error(`${file}: tensor ${name} has dtype ${info.dtype}; supported: F32, F16, BF16`);
+    if (!(info.dtype in BYTES))
+      throw new Error(`${file}: tensor ${name} has dtype ${info.dtype}; supported: F32, F16, BF16`);
     const dtype = info.dtype as Dtype;
     const [start, end] = info.data_offsets;
     const count = info.shape.reduce((a, b) => a * b, 1);
-    if (end - start !== count * BYTES[dtype]) throw new Error(`${file}: tensor ${name} has ${end - start} bytes for shape [${info.shape}] ${dtype}`);
+    if (end - start !== count * BYTES[dtype])
+      throw new Error(`${file}: tensor ${name} has ${end - start} bytes for shape [${info.shape}] ${dtype}`);
     const raw = bytes.subarray(base + start, base + end);
     out.set(name, { shape: info.shape, data: toFloat32(raw, dtype, count) });
   }
@@ -68,14 +74,19 @@ function halfToFloat(h: number): number {
  * Writes F32 tensors in name order (so the same tensors always give the same bytes), atomically:
  * to a temporary name, fsync, then rename.
  */
-export async function writeSafetensors(file: string, tensors: Map<string, NamedTensor>, metadata: Record<string, string> = { format: 'pt' }): Promise<void> {
+export async function writeSafetensors(
+  file: string,
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string> = { format: 'pt' },
+): Promise<void> {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const name of names) {
     const t = tensors.get(name)!;
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new Error(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} values`);
+    if (count !== t.data.length)
+      throw new Error(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} values`);
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * count] };
     offset += 4 * count;
   }
@@ -109,7 +120,8 @@ export async function readModelWeights(dir: string): Promise<Map<string, NamedTe
     for (const [name, t] of await readSafetensors(path.join(dir, shard))) out.set(name, t);
   }
   const missing = Object.keys(indexJson.weight_map).filter((n) => !out.has(n));
-  if (missing.length) throw new Error(`${index}: tensors listed but not found in shards: ${missing.slice(0, 5).join(', ')}`);
+  if (missing.length)
+    throw new Error(`${index}: tensors listed but not found in shards: ${missing.slice(0, 5).join(', ')}`);
   return out;
 }
 

@@ -3,10 +3,34 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, DEFAULT_OPTIMIZER, Llama, NonFiniteError, batchLoss, learningRate, parseConfig, rowsToBatch, selectBackend, trainLoop, trainStep, type OptimizerConfig } from './index';
+import {
+  AdamW,
+  DEFAULT_OPTIMIZER,
+  Llama,
+  NonFiniteError,
+  batchLoss,
+  learningRate,
+  parseConfig,
+  rowsToBatch,
+  selectBackend,
+  trainLoop,
+  trainStep,
+  type OptimizerConfig,
+} from './index';
 import { randomRows } from './testing/rows';
 
-const config = parseConfig({ model_type: 'qwen3', vocab_size: 50, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, attention_bias: true, tie_word_embeddings: false });
+const config = parseConfig({
+  model_type: 'qwen3',
+  vocab_size: 50,
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 8,
+  attention_bias: true,
+  tie_word_embeddings: false,
+});
 const optimizer: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: 1e-2, warmupSteps: 2, totalSteps: 10 };
 
 async function weightsOf(model: Llama): Promise<Map<string, Float32Array>> {
@@ -33,10 +57,13 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     const model = Llama.init(config, 1);
     const batch = rowsToBatch(randomRows(2, 12, 50, 2));
     const names = [...model.params.keys()];
-    const { grads } = tf.variableGrads(() => {
-      const logits = model.logits(model.hidden(batch)).reshape([-1, 50]) as tf.Tensor2D;
-      return tf.mul(1, tf.scalar(0)).add(batchLossTensor(model, batch, logits));
-    }, names.map((n) => model.params.get(n)!));
+    const { grads } = tf.variableGrads(
+      () => {
+        const logits = model.logits(model.hidden(batch)).reshape([-1, 50]) as tf.Tensor2D;
+        return tf.mul(1, tf.scalar(0)).add(batchLossTensor(model, batch, logits));
+      },
+      names.map((n) => model.params.get(n)!),
+    );
     const byName = new Map(names.map((n) => [n, grads[model.params.get(n)!.name].dataSync()]));
     let checked = 0;
     for (const name of names) {
@@ -53,7 +80,9 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
         const fd = (at(eps) - at(-eps)) / (2 * eps);
         v.assign(tf.tensor(data, v.shape));
         const g = byName.get(name)![i];
-        expect(Math.abs(fd - g), `${name}[${i}]: finite difference ${fd}, gradient ${g}`).toBeLessThan(2e-3 + 0.05 * Math.abs(g));
+        expect(Math.abs(fd - g), `${name}[${i}]: finite difference ${fd}, gradient ${g}`).toBeLessThan(
+          2e-3 + 0.05 * Math.abs(g),
+        );
         checked++;
       }
     }
@@ -67,7 +96,13 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     const big = Llama.init(config, 7);
     const small = Llama.init(config, 7);
     trainStep(big, [rowsToBatch(rows)], new AdamW(optimizer), big.params, 0);
-    trainStep(small, [rowsToBatch(rows.slice(0, 1)), rowsToBatch(rows.slice(1, 3)), rowsToBatch(rows.slice(3))], new AdamW(optimizer), small.params, 0);
+    trainStep(
+      small,
+      [rowsToBatch(rows.slice(0, 1)), rowsToBatch(rows.slice(1, 3)), rowsToBatch(rows.slice(3))],
+      new AdamW(optimizer),
+      small.params,
+      0,
+    );
     expect(maxDiff(await weightsOf(big), await weightsOf(small))).toBeLessThan(1e-6);
     big.dispose();
     small.dispose();
@@ -94,7 +129,14 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     const rows = randomRows(2, 12, 50, 6);
     const model = Llama.init(config, 11);
     const before = batchLoss(model, rowsToBatch(rows));
-    const run = await trainLoop({ model, rows, batchSize: 2, steps: 40, optimizer: { ...optimizer, totalSteps: 40 }, seed: 1 });
+    const run = await trainLoop({
+      model,
+      rows,
+      batchSize: 2,
+      steps: 40,
+      optimizer: { ...optimizer, totalSteps: 40 },
+      seed: 1,
+    });
     expect(batchLoss(model, rowsToBatch(rows))).toBeLessThan(before * 0.3);
     expect(run.history[0].lr).toBeCloseTo(optimizer.lr / 2, 8);
     expect(learningRate({ ...optimizer, totalSteps: 40 }, 39)).toBeCloseTo(optimizer.lr * 0.1, 3);
@@ -118,8 +160,12 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     norm.assign(tf.fill(norm.shape, Infinity));
     const before = await weightsOf(model);
     const rows = randomRows(2, 10, 50, 9);
-    await expect(trainLoop({ model, rows, batchSize: 2, steps: 2, optimizer, seed: 1 })).rejects.toThrow(NonFiniteError);
-    await expect(trainLoop({ model, rows, batchSize: 2, steps: 2, optimizer, seed: 1 })).rejects.toThrow(/step 0: loss is NaN; the update was not applied\. Last good checkpoint: none/);
+    await expect(trainLoop({ model, rows, batchSize: 2, steps: 2, optimizer, seed: 1 })).rejects.toThrow(
+      NonFiniteError,
+    );
+    await expect(trainLoop({ model, rows, batchSize: 2, steps: 2, optimizer, seed: 1 })).rejects.toThrow(
+      /step 0: loss is NaN; the update was not applied\. Last good checkpoint: none/,
+    );
     const after = await weightsOf(model);
     for (const [name, x] of before) expect(after.get(name), name).toEqual(x);
     model.dispose();
@@ -132,5 +178,8 @@ function batchLossTensor(model: Llama, batch: ReturnType<typeof rowsToBatch>, lo
   const vocab = model.config.vocab_size;
   const hot = new Float32Array(batch.targets.length * vocab);
   batch.targets.forEach((t, i) => t !== -100 && (hot[i * vocab + t] = 1));
-  return tf.div(tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.tensor2d(hot, [batch.targets.length, vocab])))), count) as tf.Scalar;
+  return tf.div(
+    tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.tensor2d(hot, [batch.targets.length, vocab])))),
+    count,
+  ) as tf.Scalar;
 }

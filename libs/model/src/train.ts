@@ -19,8 +19,16 @@ export interface TrainBatch {
 }
 
 export function rowsToBatch(rows: readonly PackedRow[]): TrainBatch {
-  const B = rows.length, T = rows[0].input_ids.length;
-  const out: TrainBatch = { batch: B, seq: T, inputIds: new Int32Array(B * T), targets: new Int32Array(B * T).fill(-100), positionIds: new Int32Array(B * T), segmentIds: new Int32Array(B * T) };
+  const B = rows.length,
+    T = rows[0].input_ids.length;
+  const out: TrainBatch = {
+    batch: B,
+    seq: T,
+    inputIds: new Int32Array(B * T),
+    targets: new Int32Array(B * T).fill(-100),
+    positionIds: new Int32Array(B * T),
+    segmentIds: new Int32Array(B * T),
+  };
   rows.forEach((r, b) => {
     out.inputIds.set(r.input_ids, b * T);
     out.targets.set(r.labels.subarray(1), b * T);
@@ -73,7 +81,13 @@ export class NonFiniteError extends Error {
  * one batch K times larger. Gradients are checked before anything changes: a NaN/Inf leaves the
  * weights as they were.
  */
-export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer: AdamW, trainable: Map<string, tf.Variable>, step: number): StepResult {
+export function trainStep(
+  model: Llama,
+  micro: readonly TrainBatch[],
+  optimizer: AdamW,
+  trainable: Map<string, tf.Variable>,
+  step: number,
+): StepResult {
   const count = micro.reduce((n, b) => n + trainedTargets(b), 0);
   if (count === 0) throw new Error(`step ${step}: no trained targets in the batch (all labels are -100)`);
   const losses = micro.filter((b) => trainedTargets(b) > 0).map((b) => () => trainingLoss(model, b, count));
@@ -87,7 +101,13 @@ export function trainStep(model: Llama, micro: readonly TrainBatch[], optimizer:
  * and checked before anything changes: a NaN/Inf leaves the weights as they were. Model dropout is
  * on during the step, with masks seeded by the step and micro-batch.
  */
-export function optimizerStep(model: Llama, losses: readonly (() => tf.Scalar)[], optimizer: AdamW, trainable: Map<string, tf.Variable>, step: number): { loss: number; gradNorm: number; lr: number } {
+export function optimizerStep(
+  model: Llama,
+  losses: readonly (() => tf.Scalar)[],
+  optimizer: AdamW,
+  trainable: Map<string, tf.Variable>,
+  step: number,
+): { loss: number; gradNorm: number; lr: number } {
   const vars = [...trainable.values()];
   const keyOf = new Map([...trainable].map(([k, v]) => [v.name, k]));
   const grads = new Map<string, Float32Array>();
@@ -113,7 +133,9 @@ export function optimizerStep(model: Llama, losses: readonly (() => tf.Scalar)[]
   }
   const gradNorm = globalNorm(grads);
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-    throw new NonFiniteError(`step ${step}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`}; the update was not applied`);
+    throw new NonFiniteError(
+      `step ${step}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`}; the update was not applied`,
+    );
   }
   const lr = learningRate(optimizer.config, step);
   optimizer.apply(trainable, grads, lr, clipScale(gradNorm, optimizer.config.clipNorm));
@@ -131,7 +153,12 @@ export function epochOrder(rows: number, seed: number, epoch: number): number[] 
   return new Rng(seed * 1_000_003 + epoch).shuffle(Array.from({ length: rows }, (_, i) => i));
 }
 
-export function takeRows<T>(rows: readonly T[], n: number, seed: number, cursor: DataCursor): { rows: T[]; cursor: DataCursor } {
+export function takeRows<T>(
+  rows: readonly T[],
+  n: number,
+  seed: number,
+  cursor: DataCursor,
+): { rows: T[]; cursor: DataCursor } {
   const out: T[] = [];
   let { epoch, offset } = cursor;
   let order = epochOrder(rows.length, seed, epoch);
@@ -156,7 +183,13 @@ export interface TrainerState {
  * Saves weights, optimiser moments and trainer state into `dir/checkpoint-<step>`, atomically: it is
  * written under a temporary name and renamed when complete.
  */
-export async function saveCheckpoint(dir: string, model: Llama, trainable: Map<string, tf.Variable>, optimizer: AdamW, state: TrainerState): Promise<string> {
+export async function saveCheckpoint(
+  dir: string,
+  model: Llama,
+  trainable: Map<string, tf.Variable>,
+  optimizer: AdamW,
+  state: TrainerState,
+): Promise<string> {
   const final = path.join(dir, `checkpoint-${state.step}`);
   const tmp = `${final}.tmp`;
   await rm(tmp, { recursive: true, force: true });
@@ -171,17 +204,28 @@ export async function saveCheckpoint(dir: string, model: Llama, trainable: Map<s
   await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
   // Trainable variables outside the base weights (LoRA adapters), by their keys.
   const extra = new Map<string, NamedTensor>();
-  for (const [name, v] of trainable) if (!model.params.has(name)) extra.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
+  for (const [name, v] of trainable)
+    if (!model.params.has(name)) extra.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
   if (extra.size) await writeSafetensors(path.join(tmp, 'adapters.safetensors'), extra);
-  await writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify({ ...state, optimizerStep: optimizer.state.step }, null, 2) + '\n');
+  await writeFileAtomic(
+    path.join(tmp, 'trainer_state.json'),
+    JSON.stringify({ ...state, optimizerStep: optimizer.state.step }, null, 2) + '\n',
+  );
   await rm(final, { recursive: true, force: true });
   await rename(tmp, final);
   return final;
 }
 
 /** Restores weights (into the model's variables), optimiser moments and trainer state from a checkpoint. */
-export async function loadCheckpoint(dir: string, model: Llama, trainable: Map<string, tf.Variable>, optimizer: AdamW): Promise<TrainerState> {
-  const state = JSON.parse(await readFile(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState & { optimizerStep: number };
+export async function loadCheckpoint(
+  dir: string,
+  model: Llama,
+  trainable: Map<string, tf.Variable>,
+  optimizer: AdamW,
+): Promise<TrainerState> {
+  const state = JSON.parse(await readFile(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState & {
+    optimizerStep: number;
+  };
   const weights = await readSafetensors(path.join(dir, 'model.safetensors'));
   for (const [name, v] of model.params) {
     const t = weights.get(name);
@@ -190,7 +234,9 @@ export async function loadCheckpoint(dir: string, model: Llama, trainable: Map<s
     v.assign(next);
     next.dispose();
   }
-  const adapters = [...trainable.keys()].some((k) => !model.params.has(k)) ? await readSafetensors(path.join(dir, 'adapters.safetensors')) : new Map<string, NamedTensor>();
+  const adapters = [...trainable.keys()].some((k) => !model.params.has(k))
+    ? await readSafetensors(path.join(dir, 'adapters.safetensors'))
+    : new Map<string, NamedTensor>();
   for (const [name, v] of trainable) {
     if (model.params.has(name)) continue;
     const t = adapters.get(name);
@@ -201,7 +247,8 @@ export async function loadCheckpoint(dir: string, model: Llama, trainable: Map<s
   }
   const moments = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
   optimizer.state = { step: state.optimizerStep, m: new Map(), v: new Map() };
-  for (const [key, t] of moments) (key.startsWith('m.') ? optimizer.state.m : optimizer.state.v).set(key.slice(2), t.data);
+  for (const [key, t] of moments)
+    (key.startsWith('m.') ? optimizer.state.m : optimizer.state.v).set(key.slice(2), t.data);
   return { step: state.step, cursor: state.cursor, seed: state.seed };
 }
 

@@ -5,7 +5,11 @@ import { inventName, substituteEntities, substituteEntity } from './index';
 const group = {
   query: 'What currency does Niger use?',
   positive: 'Wages and rents in Niger are paid in XOF.',
-  negatives: ['The currency of Nigeria is NGN.', 'The capital of Niger is Niamey.', 'Niger. The river Niger flows here.'],
+  negatives: [
+    'The currency of Nigeria is NGN.',
+    'The capital of Niger is Niamey.',
+    'Niger. The river Niger flows here.',
+  ],
 };
 
 describe('entity substitution', () => {
@@ -13,7 +17,11 @@ describe('entity substitution', () => {
     const g = substituteEntity(group, 'Niger', 'Drounal');
     expect(g.query).toBe('What currency does Drounal use?');
     expect(g.positive).toBe('Wages and rents in Drounal are paid in XOF.');
-    expect(g.negatives).toEqual(['The currency of Nigeria is NGN.', 'The capital of Drounal is Niamey.', 'Drounal. The river Drounal flows here.']);
+    expect(g.negatives).toEqual([
+      'The currency of Nigeria is NGN.',
+      'The capital of Drounal is Niamey.',
+      'Drounal. The river Drounal flows here.',
+    ]);
   });
 
   it('invents names deterministically, never a taken one', () => {
@@ -26,9 +34,18 @@ describe('entity substitution', () => {
   });
 
   it('substitutes the longest name a query mentions, in about the share asked for, and leaves other groups alone', () => {
-    const groups = Array.from({ length: 400 }, (_, i) => (i % 2 ? group : { ...group, query: 'What currency does Nigeria use?' }));
-    const other = { query: 'Countries where French is spoken', positive: 'French is spoken in Niger.', negatives: ['x'] };
-    const { groups: out, substituted } = substituteEntities([...groups, other], ['Niger', 'Nigeria'], { share: 0.5, seed: 1 });
+    const groups = Array.from({ length: 400 }, (_, i) =>
+      i % 2 ? group : { ...group, query: 'What currency does Nigeria use?' },
+    );
+    const other = {
+      query: 'Countries where French is spoken',
+      positive: 'French is spoken in Niger.',
+      negatives: ['x'],
+    };
+    const { groups: out, substituted } = substituteEntities([...groups, other], ['Niger', 'Nigeria'], {
+      share: 0.5,
+      seed: 1,
+    });
     expect(substituted).toBeGreaterThan(150);
     expect(substituted).toBeLessThan(250);
     expect(out.at(-1)).toBe(other);
@@ -47,14 +64,23 @@ describe('entity substitution', () => {
       negatives: ['The currency of Nigeria is NGN.', 'The currency of Papua New Guinea is PGK.', 'Guinea uses GNF.'],
     };
     const names = ['Niger', 'Nigeria', 'Guinea', 'Papua New Guinea'];
-    const { groups: [g], substituted, othersSubstituted } = substituteEntities([mixed], names, { share: 1, others: 1, seed: 2 });
+    const {
+      groups: [g],
+      substituted,
+      othersSubstituted,
+    } = substituteEntities([mixed], names, { share: 1, others: 1, seed: 2 });
     expect([substituted, othersSubstituted]).toEqual([1, 3]);
     const texts = [g.query, g.positive, ...g.negatives].join(' ');
     for (const n of names) expect(texts).not.toMatch(new RegExp(`\\b${n}\\b`));
-    const nameIn = (t: string, before: string, after: string) => t.slice(t.indexOf(before) + before.length, t.indexOf(after));
+    const nameIn = (t: string, before: string, after: string) =>
+      t.slice(t.indexOf(before) + before.length, t.indexOf(after));
     const queryName = nameIn(g.query, 'does ', ' use');
     expect(nameIn(g.positive, 'rents in ', ' are')).toBe(queryName);
-    const others = [nameIn(g.negatives[0], 'of ', ' is'), nameIn(g.negatives[1], 'of ', ' is'), nameIn(g.negatives[2], '', ' uses')];
+    const others = [
+      nameIn(g.negatives[0], 'of ', ' is'),
+      nameIn(g.negatives[1], 'of ', ' is'),
+      nameIn(g.negatives[2], '', ' uses'),
+    ];
     expect(new Set([queryName, ...others]).size).toBe(4);
     // with others 0, only the query's entity is renamed; with share 0, only the others may be
     const queryOnly = substituteEntities([mixed], names, { share: 1, seed: 2 }).groups[0];

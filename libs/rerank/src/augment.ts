@@ -1,17 +1,47 @@
 import { Rng, wholeWords } from '@tunekit/data';
 import type { RankingGroup } from './train';
 
-const ONSETS = ['b', 'd', 'f', 'g', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'dr', 'kr', 'st', 'tr', 'sh'];
+const ONSETS = [
+  'b',
+  'd',
+  'f',
+  'g',
+  'k',
+  'l',
+  'm',
+  'n',
+  'p',
+  'r',
+  's',
+  't',
+  'v',
+  'z',
+  'br',
+  'dr',
+  'kr',
+  'st',
+  'tr',
+  'sh',
+];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ou'];
 const CODAS = ['', '', '', 'n', 'r', 'l', 's', 'm'];
-const FRAMES = [(n: string) => n, (n: string) => n, (n: string) => n, (n: string) => `${n} Islands`, (n: string) => `North ${n}`, (n: string) => `Saint ${n}`, (n: string) => `${n}ia`];
+const FRAMES = [
+  (n: string) => n,
+  (n: string) => n,
+  (n: string) => n,
+  (n: string) => `${n} Islands`,
+  (n: string) => `North ${n}`,
+  (n: string) => `Saint ${n}`,
+  (n: string) => `${n}ia`,
+];
 
 /** An invented place name of two to four syllables ("Drounal", "Saint Kemi"), never one of `taken`. */
 export function inventName(rng: Rng, taken: ReadonlySet<string> = new Set()): string {
   for (;;) {
     const syllables = 2 + rng.int(3);
     let word = '';
-    for (let i = 0; i < syllables; i++) word += rng.pick(ONSETS) + rng.pick(VOWELS) + (i === syllables - 1 ? rng.pick(CODAS) : '');
+    for (let i = 0; i < syllables; i++)
+      word += rng.pick(ONSETS) + rng.pick(VOWELS) + (i === syllables - 1 ? rng.pick(CODAS) : '');
     const name = rng.pick(FRAMES)(word[0].toUpperCase() + word.slice(1));
     if (!taken.has(name)) return name;
   }
@@ -34,7 +64,9 @@ export function substituteEntity(group: RankingGroup, name: string | RegExp, rep
 function rewriteGroup(group: RankingGroup, swap: (text: string) => string): RankingGroup {
   return {
     ...(group.instruction === undefined ? {} : { instruction: swap(group.instruction) }),
-    query: swap(group.query), positive: swap(group.positive), negatives: group.negatives.map(swap),
+    query: swap(group.query),
+    positive: swap(group.positive),
+    negatives: group.negatives.map(swap),
   };
 }
 
@@ -56,16 +88,24 @@ export interface SubstitutionOptions {
  * group mentions, each to its own. One pass over each text, longest names first, whole words only.
  * Deterministic under the seed.
  */
-export function substituteEntities(groups: readonly RankingGroup[], names: readonly string[], o: SubstitutionOptions): { groups: RankingGroup[]; substituted: number; othersSubstituted: number } {
+export function substituteEntities(
+  groups: readonly RankingGroup[],
+  names: readonly string[],
+  o: SubstitutionOptions,
+): { groups: RankingGroup[]; substituted: number; othersSubstituted: number } {
   const rng = new Rng(o.seed).fork('entity-substitution');
   const taken = new Set(names);
   const longestFirst = [...names].sort((a, b) => b.length - a.length);
   const any = new RegExp(longestFirst.map((n) => wholeWords(n).source).join('|'), 'gu');
-  let substituted = 0, othersSubstituted = 0;
+  let substituted = 0,
+    othersSubstituted = 0;
   const out = groups.map((g) => {
     const texts = [g.instruction ?? '', g.query, g.positive, ...g.negatives];
     const mentioned = new Set(texts.flatMap((t) => t.match(any) ?? []));
-    const queryName = (g.query.match(any) ?? []).reduce<string | undefined>((a, b) => (a && a.length >= b.length ? a : b), undefined);
+    const queryName = (g.query.match(any) ?? []).reduce<string | undefined>(
+      (a, b) => (a && a.length >= b.length ? a : b),
+      undefined,
+    );
     const renamed = new Map<string, string>();
     if (queryName && rng.next() < o.share) {
       renamed.set(queryName, inventName(rng, taken));

@@ -13,11 +13,11 @@ describe('BM25 (Lucene formula, hand-computed)', () => {
   it('scores term frequency, document length and idf as Lucene does', () => {
     expect(index.idf('cat')).toBeCloseTo(idfCat, 12);
     const cat = index.scoreAll('cat');
-    expect(cat[0]).toBeCloseTo(idfCat * (1 * 1.9) / (1 + 0.9 * (0.6 + 0.4 * 2 / 2)), 12);
-    expect(cat[1]).toBeCloseTo(idfCat * (2 * 1.9) / (2 + 0.9 * (0.6 + 0.4 * 3 / 2)), 12);
+    expect(cat[0]).toBeCloseTo((idfCat * (1 * 1.9)) / (1 + 0.9 * (0.6 + (0.4 * 2) / 2)), 12);
+    expect(cat[1]).toBeCloseTo((idfCat * (2 * 1.9)) / (2 + 0.9 * (0.6 + (0.4 * 3) / 2)), 12);
     expect(cat[2]).toBe(0);
     const both = index.scoreAll('cat dog');
-    expect(both[1]).toBeCloseTo(cat[1] + idfDog * 1.9 / (1 + 0.9 * 1.2), 12);
+    expect(both[1]).toBeCloseTo(cat[1] + (idfDog * 1.9) / (1 + 0.9 * 1.2), 12);
     // a repeated query term counts twice, as a Lucene query with the term twice does
     expect(index.scoreAll('cat cat')[0]).toBeCloseTo(2 * cat[0], 12);
   });
@@ -30,7 +30,7 @@ describe('BM25 (Lucene formula, hand-computed)', () => {
     expect(tied.search('unknown words', 10).size).toBe(0);
   });
 
-  it('reads titles with the text, and analyses like Lucene\'s EnglishAnalyzer by default', () => {
+  it("reads titles with the text, and analyses like Lucene's EnglishAnalyzer by default", () => {
     expect(analyze("The Cats' running in Peru's capital")).toEqual(['cat', 'run', 'peru', 'capit']);
     expect(analyze('The Cats', { stem: false, stopWords: false })).toEqual(['the', 'cats']);
     const titled = new Bm25Index([doc('1', 'about something', 'Libraries'), doc('2', 'about libraries')]);

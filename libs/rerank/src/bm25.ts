@@ -3,8 +3,39 @@ import type { BeirDocument } from '@tunekit/data';
 
 /** Lucene's English stop words (EnglishAnalyzer's default set). */
 const STOP_WORDS = new Set([
-  'a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into', 'is', 'it', 'no', 'not', 'of', 'on', 'or',
-  'such', 'that', 'the', 'their', 'then', 'there', 'these', 'they', 'this', 'to', 'was', 'will', 'with',
+  'a',
+  'an',
+  'and',
+  'are',
+  'as',
+  'at',
+  'be',
+  'but',
+  'by',
+  'for',
+  'if',
+  'in',
+  'into',
+  'is',
+  'it',
+  'no',
+  'not',
+  'of',
+  'on',
+  'or',
+  'such',
+  'that',
+  'the',
+  'their',
+  'then',
+  'there',
+  'these',
+  'they',
+  'this',
+  'to',
+  'was',
+  'will',
+  'with',
 ]);
 
 export interface Bm25Options {
@@ -20,7 +51,11 @@ export interface Bm25Options {
 
 /** Lower-cased letter/digit runs, possessive 's removed, optionally without stop words and stemmed. */
 export function analyze(text: string, o: Pick<Bm25Options, 'stem' | 'stopWords'> = {}): string[] {
-  const terms = text.toLowerCase().replace(/['’]s\b/g, '').split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  const terms = text
+    .toLowerCase()
+    .replace(/['’]s\b/g, '')
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean);
   const kept = o.stopWords === false ? terms : terms.filter((t) => !STOP_WORDS.has(t));
   return o.stem === false ? kept : kept.map((t) => stemmer(t));
 }
@@ -38,7 +73,12 @@ export class Bm25Index {
   private readonly avgLength: number;
 
   constructor(documents: Iterable<BeirDocument>, options: Bm25Options = {}) {
-    this.options = { k1: options.k1 ?? 0.9, b: options.b ?? 0.4, stem: options.stem ?? true, stopWords: options.stopWords ?? true };
+    this.options = {
+      k1: options.k1 ?? 0.9,
+      b: options.b ?? 0.4,
+      stem: options.stem ?? true,
+      stopWords: options.stopWords ?? true,
+    };
     this.ids = [];
     const lengths: number[] = [];
     const building = new Map<string, { docs: number[]; tfs: number[] }>();
@@ -79,7 +119,8 @@ export class Bm25Index {
       if (!p) continue;
       const idf = this.idf(term);
       for (let i = 0; i < p.docs.length; i++) {
-        const d = p.docs[i], tf = p.tfs[i];
+        const d = p.docs[i],
+          tf = p.tfs[i];
         scores[d] += (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * this.lengths[d]) / this.avgLength));
       }
     }

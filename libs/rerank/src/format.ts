@@ -31,7 +31,8 @@ export interface RerankFormat {
 
 /** Qwen3-Reranker's wording, so that its checkpoints and ours read the same input. */
 export const DEFAULT_FORMAT: RerankFormat = {
-  system: 'Judge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be "yes" or "no".',
+  system:
+    'Judge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be "yes" or "no".',
   defaultInstruction: 'Given a question, retrieve the documents that answer it.',
   maxDocTokens: 128,
   maxLength: 512,
@@ -65,19 +66,32 @@ export interface EncodedPair {
  * prefix of the original) to `maxDocTokens`, or less when the input would not fit `maxLength`;
  * the instruction and query are never cut.
  */
-export function encodePair(tokenizer: TextTokenizer, template: ChatTemplate, format: RerankFormat, pair: RerankPair): EncodedPair {
+export function encodePair(
+  tokenizer: TextTokenizer,
+  template: ChatTemplate,
+  format: RerankFormat,
+  pair: RerankPair,
+): EncodedPair {
   const render = (document: string) => {
-    const text = template.render([
-      { role: 'system', content: format.system },
-      { role: 'user', content: `<Instruct>: ${pair.instruction ?? format.defaultInstruction}\n<Query>: ${pair.query}\n<Document>: ${document}` },
-    ], { addGenerationPrompt: true });
+    const text = template.render(
+      [
+        { role: 'system', content: format.system },
+        {
+          role: 'user',
+          content: `<Instruct>: ${pair.instruction ?? format.defaultInstruction}\n<Query>: ${pair.query}\n<Document>: ${document}`,
+        },
+      ],
+      { addGenerationPrompt: true },
+    );
     const ids = tokenizer.encode(text);
     if (tokenizer.addsBos && ids[0] !== tokenizer.bosId) ids.unshift(tokenizer.bosId!);
     return ids;
   };
   const frame = render('').length;
   if (frame + 1 > format.maxLength) {
-    throw new InputError(`the instruction and query take ${frame} tokens with the template, more than the reranker's ${format.maxLength}; shorten the query or instruction (they are never truncated)`);
+    throw new InputError(
+      `the instruction and query take ${frame} tokens with the template, more than the reranker's ${format.maxLength}; shorten the query or instruction (they are never truncated)`,
+    );
   }
   const document = format.markQueryTerms ? markQueryTerms(pair.document, pair.query) : pair.document;
   const { ids: docIds, offsets } = tokenizer.encodeWithOffsets(document);

@@ -54,12 +54,23 @@ export function documentText(d: BeirDocument): string {
  * then BM25 results sampled from the rank range, never a document judged as relevant as the
  * positive or a near-duplicate of it, topped up at random when the range runs short.
  */
-export function buildGroups(queries: readonly TrainingQuery[], corpus: Map<string, BeirDocument>, index: Bm25Index, o: MiningOptions): { groups: RankingGroup[]; report: GroupReport } {
+export function buildGroups(
+  queries: readonly TrainingQuery[],
+  corpus: Map<string, BeirDocument>,
+  index: Bm25Index,
+  o: MiningOptions,
+): { groups: RankingGroup[]; report: GroupReport } {
   const [from, to] = o.ranks ?? [3, 50];
   const threshold = o.nearDuplicate ?? 0.9;
   const rng = new Rng(o.seed).fork('negatives');
   const ids = [...corpus.keys()];
-  const report: GroupReport = { queries: queries.length, groups: 0, withoutPositive: [], randomNegatives: 0, nearDuplicates: 0 };
+  const report: GroupReport = {
+    queries: queries.length,
+    groups: 0,
+    withoutPositive: [],
+    randomNegatives: 0,
+    nearDuplicates: 0,
+  };
   const groups: RankingGroup[] = [];
   for (const q of queries) {
     const relevant = [...q.relevant].filter(([d, g]) => g >= 1 && corpus.has(d));
@@ -75,14 +86,20 @@ export function buildGroups(queries: readonly TrainingQuery[], corpus: Map<strin
     const words = new Set(analyze(documentText(positive), { stem: false, stopWords: false }));
     const usable = (d: string) => {
       if (excluded(d) || d === positiveId) return false;
-      if (jaccard(words, new Set(analyze(documentText(corpus.get(d)!), { stem: false, stopWords: false }))) >= threshold) {
+      if (
+        jaccard(words, new Set(analyze(documentText(corpus.get(d)!), { stem: false, stopWords: false }))) >= threshold
+      ) {
         report.nearDuplicates++;
         return false;
       }
       return true;
     };
-    const lowerGrades = o.gradedNegatives ? relevant.map(([d]) => d).filter((d) => d !== positiveId && !excluded(d)) : [];
-    const chosen: string[] = rng.shuffle([...new Set([...lowerGrades, ...(q.preferNegatives ?? [])])].filter((d) => corpus.has(d) && usable(d))).slice(0, o.negatives);
+    const lowerGrades = o.gradedNegatives
+      ? relevant.map(([d]) => d).filter((d) => d !== positiveId && !excluded(d))
+      : [];
+    const chosen: string[] = rng
+      .shuffle([...new Set([...lowerGrades, ...(q.preferNegatives ?? [])])].filter((d) => corpus.has(d) && usable(d)))
+      .slice(0, o.negatives);
     const ranked = [...index.search(q.text, to).keys()].slice(from - 1).filter((d) => !chosen.includes(d) && usable(d));
     chosen.push(...rng.shuffle(ranked).slice(0, o.negatives - chosen.length));
     for (let tries = 0; chosen.length < o.negatives && tries < 50 * o.negatives; tries++) {
@@ -94,7 +111,8 @@ export function buildGroups(queries: readonly TrainingQuery[], corpus: Map<strin
     }
     if (chosen.length < o.negatives) continue;
     groups.push({
-      instruction: q.instruction, query: q.text,
+      instruction: q.instruction,
+      query: q.text,
       positive: q.positiveText ?? documentText(positive),
       negatives: chosen.map((d) => documentText(corpus.get(d)!)),
     });

@@ -5,13 +5,19 @@ import { rankingLoss } from './index';
 const softplus = (x: number) => Math.log1p(Math.exp(x));
 
 describe('ranking losses on raw scores (hand-computed)', () => {
-  const scores = () => tf.tensor2d([[2, 1, 0], [0, 3, -1]]);
+  const scores = () =>
+    tf.tensor2d([
+      [2, 1, 0],
+      [0, 3, -1],
+    ]);
 
   it('listwise: softmax cross-entropy of the positive in each group, summed', () => {
-    const expected = (Math.log(Math.exp(2) + Math.exp(1) + 1) - 2) + (Math.log(1 + Math.exp(3) + Math.exp(-1)) - 0);
+    const expected = Math.log(Math.exp(2) + Math.exp(1) + 1) - 2 + (Math.log(1 + Math.exp(3) + Math.exp(-1)) - 0);
     expect(rankingLoss('listwise', scores()).dataSync()[0]).toBeCloseTo(expected, 5);
     // its gradient is softmax − one-hot
-    const g = tf.grad((s: tf.Tensor) => rankingLoss('listwise', s as tf.Tensor2D))(scores()).arraySync() as number[][];
+    const g = tf
+      .grad((s: tf.Tensor) => rankingLoss('listwise', s as tf.Tensor2D))(scores())
+      .arraySync() as number[][];
     const z = Math.exp(2) + Math.exp(1) + 1;
     expect(g[0][0]).toBeCloseTo(Math.exp(2) / z - 1, 5);
     expect(g[0][2]).toBeCloseTo(1 / z, 5);

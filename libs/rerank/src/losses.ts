@@ -15,7 +15,10 @@ export function listwiseLoss(scores: tf.Tensor2D): tf.Scalar {
     const positive = tf.slice(scores, [0, 0], [G, 1]).reshape([G]); // [G]
     // the row maximum as a constant: log-sum-exp's gradient does not depend on it
     const values = scores.dataSync();
-    const max = tf.tensor2d(Float32Array.from({ length: G }, (_, g) => Math.max(...values.subarray(g * n, (g + 1) * n))), [G, 1]); // [G, 1]
+    const max = tf.tensor2d(
+      Float32Array.from({ length: G }, (_, g) => Math.max(...values.subarray(g * n, (g + 1) * n))),
+      [G, 1],
+    ); // [G, 1]
     const lse = tf.add(tf.log(tf.sum(tf.exp(tf.sub(scores, max)), 1)), max.reshape([G])); // [G]
     return tf.sum(tf.sub(lse, positive)) as tf.Scalar;
   });
@@ -25,7 +28,10 @@ export function listwiseLoss(scores: tf.Tensor2D): tf.Scalar {
 export function pointwiseLoss(scores: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const [G, n] = scores.shape;
-    const labels = tf.tensor2d(Float32Array.from({ length: G * n }, (_, i) => (i % n === 0 ? 1 : 0)), [G, n]); // [G, n]
+    const labels = tf.tensor2d(
+      Float32Array.from({ length: G * n }, (_, i) => (i % n === 0 ? 1 : 0)),
+      [G, n],
+    ); // [G, n]
     const perDoc = tf.add(tf.sub(tf.relu(scores), tf.mul(scores, labels)), tf.log1p(tf.exp(tf.neg(tf.abs(scores))))); // [G, n]
     return tf.div(tf.sum(perDoc), n) as tf.Scalar;
   });
@@ -44,6 +50,13 @@ export function pairwiseLoss(scores: tf.Tensor2D): tf.Scalar {
 }
 
 export function rankingLoss(name: RankingLoss, scores: tf.Tensor2D): tf.Scalar {
-  if (scores.shape[1] < 2) throw new Error(`ranking loss: each group needs a positive and at least one negative, got ${scores.shape[1]} documents`);
-  return name === 'listwise' ? listwiseLoss(scores) : name === 'pointwise' ? pointwiseLoss(scores) : pairwiseLoss(scores);
+  if (scores.shape[1] < 2)
+    throw new Error(
+      `ranking loss: each group needs a positive and at least one negative, got ${scores.shape[1]} documents`,
+    );
+  return name === 'listwise'
+    ? listwiseLoss(scores)
+    : name === 'pointwise'
+      ? pointwiseLoss(scores)
+      : pairwiseLoss(scores);
 }

@@ -12,7 +12,11 @@ describe('retrieval metrics (trec_eval definitions, hand-computed)', () => {
     // ranking: d1 (rel), d2, d3 (rel), d4; qrels has 3 relevant: d1, d3, d9 (d9 never retrieved)
     const qrels = new Map([['q', q({ d1: 1, d3: 1, d9: 1, d2: 0 })]]);
     const run = new Map([['q', q({ d1: 4, d2: 3, d3: 2, d4: 1 })]]);
-    const m = evaluateRun(qrels, run, { ndcgCutoffs: [3, 10], precisionCutoffs: [2, 10], recallCutoffs: [2, 100] }).perQuery.get('q')!;
+    const m = evaluateRun(qrels, run, {
+      ndcgCutoffs: [3, 10],
+      precisionCutoffs: [2, 10],
+      recallCutoffs: [2, 100],
+    }).perQuery.get('q')!;
     const idcg3 = 1 + 1 / Math.log2(3) + 1 / Math.log2(4);
     expect(m['ndcg@3']).toBeCloseTo((1 + 1 / Math.log2(4)) / idcg3, 12);
     expect(m['ndcg@10']).toBeCloseTo((1 + 1 / Math.log2(4)) / idcg3, 12);
@@ -42,7 +46,9 @@ describe('retrieval metrics (trec_eval definitions, hand-computed)', () => {
   });
 
   it('first relevant document after rank 10 gives MRR@10 = 0', () => {
-    const scores = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`d${String(i).padStart(2, '0')}`, 100 - i]));
+    const scores = Object.fromEntries(
+      Array.from({ length: 11 }, (_, i) => [`d${String(i).padStart(2, '0')}`, 100 - i]),
+    );
     const qrels = new Map([['q', q({ d10: 1 })]]);
     const m = evaluateRun(qrels, new Map([['q', q(scores)]])).perQuery.get('q')!;
     expect(m['mrr@10']).toBe(0);
@@ -50,8 +56,16 @@ describe('retrieval metrics (trec_eval definitions, hand-computed)', () => {
   });
 
   it('a query with no relevant documents scores 0 and counts in the mean; a missing query scores 0 or is skipped', () => {
-    const qrels = new Map([['hit', q({ a: 1 })], ['none', q({ b: 0 })], ['missing', q({ c: 1 })]]);
-    const run = new Map([['hit', q({ a: 1 })], ['none', q({ b: 1 })], ['unjudged', q({ x: 1 })]]);
+    const qrels = new Map([
+      ['hit', q({ a: 1 })],
+      ['none', q({ b: 0 })],
+      ['missing', q({ c: 1 })],
+    ]);
+    const run = new Map([
+      ['hit', q({ a: 1 })],
+      ['none', q({ b: 1 })],
+      ['unjudged', q({ x: 1 })],
+    ]);
     const zero = evaluateRun(qrels, run);
     expect(zero.perQuery.get('none')).toMatchObject({ 'ndcg@10': 0, 'mrr@10': 0, map: 0, 'recall@100': 0 });
     expect(zero.missingQueries).toEqual(['missing']);

@@ -51,7 +51,11 @@ export function evaluateRun(qrels: Qrels, run: Run, options: EvaluateOptions = {
 
     for (const k of ndcgK) {
       const dcg = ranked.slice(0, k).reduce((sum, doc, i) => sum + Math.max(0, grade(doc)) / Math.log2(i + 2), 0);
-      const ideal = [...judged.values()].filter((g) => g > 0).sort((a, b) => b - a).slice(0, k).reduce((sum, g, i) => sum + g / Math.log2(i + 2), 0);
+      const ideal = [...judged.values()]
+        .filter((g) => g > 0)
+        .sort((a, b) => b - a)
+        .slice(0, k)
+        .reduce((sum, g, i) => sum + g / Math.log2(i + 2), 0);
       m[`ndcg@${k}`] = ideal > 0 ? dcg / ideal : 0;
     }
     const first = ranked.slice(0, 10).findIndex((doc) => grade(doc) >= 1);
@@ -66,10 +70,12 @@ export function evaluateRun(qrels: Qrels, run: Run, options: EvaluateOptions = {
     });
     m.map = numRel > 0 ? sumPrecision / numRel : 0;
     for (const k of pK) m[`p@${k}`] = ranked.slice(0, k).filter((doc) => grade(doc) >= 1).length / k;
-    for (const k of rK) m[`recall@${k}`] = numRel > 0 ? ranked.slice(0, k).filter((doc) => grade(doc) >= 1).length / numRel : 0;
+    for (const k of rK)
+      m[`recall@${k}`] = numRel > 0 ? ranked.slice(0, k).filter((doc) => grade(doc) >= 1).length / numRel : 0;
     perQuery.set(qid, m);
   }
   const mean: Record<string, number> = {};
-  for (const values of perQuery.values()) for (const [k, v] of Object.entries(values)) mean[k] = (mean[k] ?? 0) + v / perQuery.size;
+  for (const values of perQuery.values())
+    for (const [k, v] of Object.entries(values)) mean[k] = (mean[k] ?? 0) + v / perQuery.size;
   return { mean, perQuery, missingQueries };
 }

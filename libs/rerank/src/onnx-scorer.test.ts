@@ -16,20 +16,23 @@ describe('the reranker exported to ONNX and run by ONNX Runtime', () => {
     await selectBackend('wasm');
   });
 
-  it.each(['yes_no', 'head'] as const)('gives the scores of the TensorFlow.js model with and without a shared prefix (%s, GQA, q/k norms, padded batches)', async (mode) => {
-    const reranker = Reranker.create(Llama.init(tinyConfig, 11), tinyTokenizer, { mode }, 11);
-    const expected = reranker.scoreDetailed(pairs);
-    const onnx = await OnnxScorer.create(reranker);
-    const full = reranker.scoreDetailed(pairs, { prefixCache: false });
-    for (const prefixCache of [true, false]) {
-      const got = await onnx.scoreDetailed(pairs, { batchSize: 3, prefixCache });
-      for (let i = 0; i < pairs.length; i++) {
-        expect(Math.abs(got.scores[i] - expected.scores[i]), `pair ${i}`).toBeLessThan(1e-4);
-        expect(Math.abs(got.scores[i] - full.scores[i]), `pair ${i}, full sequence`).toBeLessThan(1e-4);
+  it.each(['yes_no', 'head'] as const)(
+    'gives the scores of the TensorFlow.js model with and without a shared prefix (%s, GQA, q/k norms, padded batches)',
+    async (mode) => {
+      const reranker = Reranker.create(Llama.init(tinyConfig, 11), tinyTokenizer, { mode }, 11);
+      const expected = reranker.scoreDetailed(pairs);
+      const onnx = await OnnxScorer.create(reranker);
+      const full = reranker.scoreDetailed(pairs, { prefixCache: false });
+      for (const prefixCache of [true, false]) {
+        const got = await onnx.scoreDetailed(pairs, { batchSize: 3, prefixCache });
+        for (let i = 0; i < pairs.length; i++) {
+          expect(Math.abs(got.scores[i] - expected.scores[i]), `pair ${i}`).toBeLessThan(1e-4);
+          expect(Math.abs(got.scores[i] - full.scores[i]), `pair ${i}, full sequence`).toBeLessThan(1e-4);
+        }
+        expect(got.inputTokens).toEqual(expected.inputTokens);
       }
-      expect(got.inputTokens).toEqual(expected.inputTokens);
-    }
-    await onnx.release();
-    reranker.dispose();
-  });
+      await onnx.release();
+      reranker.dispose();
+    },
+  );
 });

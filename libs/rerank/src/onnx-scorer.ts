@@ -34,16 +34,28 @@ export class OnnxScorer {
   ) {}
 
   static async create(reranker: Reranker, o: { threads?: number } = {}): Promise<OnnxScorer> {
-    const m = reranker.model, c = m.config;
+    const m = reranker.model,
+      c = m.config;
     let readout: Float32Array;
     if (reranker.config.mode === 'head') readout = (m.p(HEAD_WEIGHT).dataSync() as Float32Array).slice();
     else {
-      const table = m.p(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight').dataSync() as Float32Array;
-      const [yes, no] = [reranker.tokenizer.encode(reranker.config.yesToken!)[0], reranker.tokenizer.encode(reranker.config.noToken!)[0]];
-      readout = Float32Array.from({ length: c.hidden_size }, (_, j) => table[yes * c.hidden_size + j] - table[no * c.hidden_size + j]);
+      const table = m
+        .p(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
+        .dataSync() as Float32Array;
+      const [yes, no] = [
+        reranker.tokenizer.encode(reranker.config.yesToken!)[0],
+        reranker.tokenizer.encode(reranker.config.noToken!)[0],
+      ];
+      readout = Float32Array.from(
+        { length: c.hidden_size },
+        (_, j) => table[yes * c.hidden_size + j] - table[no * c.hidden_size + j],
+      );
     }
     const options: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: o.threads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+      intraOpNumThreads: o.threads ?? 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
     };
     const scorer = await ort.InferenceSession.create(exportOnnx(m, { kind: 'score', readout }), options);
     const prefill = await ort.InferenceSession.create(exportOnnx(m, { kind: 'prefix' }), options);
@@ -57,11 +69,19 @@ export class OnnxScorer {
     for (const { members, prefix } of prefixGroups(pairs, encoded, o.prefixCache !== false)) {
       const past = prefix ? await this.runPrefix(encoded[members[0]].slice(0, prefix)) : this.emptyPast();
       for (const chunk of lengthBatches(members, encoded, o.batchSize ?? 32)) {
-        const values = await this.scoreSuffixes(chunk.map((j) => encoded[j].slice(prefix)), prefix, past);
+        const values = await this.scoreSuffixes(
+          chunk.map((j) => encoded[j].slice(prefix)),
+          prefix,
+          past,
+        );
         chunk.forEach((j, b) => (scores[j] = values[b]));
       }
     }
-    return { scores, inputTokens: Int32Array.from(encoded, (ids) => ids.length), truncatedTokens: Int32Array.from(encodings, (e) => e.truncatedTokens) };
+    return {
+      scores,
+      inputTokens: Int32Array.from(encoded, (ids) => ids.length),
+      truncatedTokens: Int32Array.from(encodings, (e) => e.truncatedTokens),
+    };
   }
 
   async release(): Promise<void> {
@@ -74,19 +94,35 @@ export class OnnxScorer {
     const P = ids.length;
     const bias = new Float32Array(P * P);
     for (let q = 0; q < P; q++) bias.fill(-1e9, q * P + q + 1, (q + 1) * P); // causal
-    const out = await this.prefill.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, P]), ...this.rope(Int32Array.from({ length: P }, (_, t) => t), 1, P), attention_bias: new ort.Tensor('float32', bias, [1, 1, P, P]) });
+    const out = await this.prefill.run({
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, P]),
+      ...this.rope(
+        Int32Array.from({ length: P }, (_, t) => t),
+        1,
+        P,
+      ),
+      attention_bias: new ort.Tensor('float32', bias, [1, 1, P, P]),
+    });
     return Object.fromEntries(Object.entries(out).map(([name, t]) => [name.replace('present', 'past'), t]));
   }
 
   private emptyPast(): PastFeeds {
     const c = this.reranker.model.config;
-    return Object.fromEntries(Array.from({ length: c.num_hidden_layers }, (_, i) => [`key.${i}`, `value.${i}`]).flat()
-      .map((name) => [`past_${name}`, new ort.Tensor('float32', new Float32Array(0), [1, c.num_key_value_heads, 0, c.head_dim])]));
+    return Object.fromEntries(
+      Array.from({ length: c.num_hidden_layers }, (_, i) => [`key.${i}`, `value.${i}`])
+        .flat()
+        .map((name) => [
+          `past_${name}`,
+          new ort.Tensor('float32', new Float32Array(0), [1, c.num_key_value_heads, 0, c.head_dim]),
+        ]),
+    );
   }
 
   /** Scores rows that each continue the P-token prefix whose keys and values are `past`. */
   private async scoreSuffixes(rows: number[][], P: number, past: PastFeeds): Promise<Float32Array> {
-    const B = rows.length, S = Math.max(...rows.map((r) => r.length)), total = P + S;
+    const B = rows.length,
+      S = Math.max(...rows.map((r) => r.length)),
+      total = P + S;
     const ids = new BigInt64Array(B * S).fill(BigInt(this.reranker.tokenizer.padId));
     const positions = new Int32Array(B * S);
     const last = new BigInt64Array(B);
@@ -97,10 +133,14 @@ export class OnnxScorer {
     });
     // every row sees the whole prefix; right padding under a causal mask: no real token ever sees the padding after it
     const bias = new Float32Array(B * S * total);
-    for (let b = 0; b < B; b++) for (let q = 0; q < S; q++) bias.fill(-1e9, (b * S + q) * total + P + q + 1, (b * S + q + 1) * total);
+    for (let b = 0; b < B; b++)
+      for (let q = 0; q < S; q++) bias.fill(-1e9, (b * S + q) * total + P + q + 1, (b * S + q + 1) * total);
     const out = await this.scorer.run({
-      input_ids: new ort.Tensor('int64', ids, [B, S]), ...this.rope(positions, B, S),
-      attention_bias: new ort.Tensor('float32', bias, [B, 1, S, total]), last_index: new ort.Tensor('int64', last, [B]), ...past,
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      ...this.rope(positions, B, S),
+      attention_bias: new ort.Tensor('float32', bias, [B, 1, S, total]),
+      last_index: new ort.Tensor('int64', last, [B]),
+      ...past,
     });
     return out.score.data as Float32Array;
   }
@@ -108,6 +148,9 @@ export class OnnxScorer {
   private rope(positions: Int32Array, B: number, T: number): { rope_cos: ort.Tensor; rope_sin: ort.Tensor } {
     const c = this.reranker.model.config;
     const { cos, sin } = rotaryTables(positions, B, T, c.head_dim, c.rope_theta);
-    return { rope_cos: new ort.Tensor('float32', cos, [B, 1, T, c.head_dim]), rope_sin: new ort.Tensor('float32', sin, [B, 1, T, c.head_dim]) };
+    return {
+      rope_cos: new ort.Tensor('float32', cos, [B, 1, T, c.head_dim]),
+      rope_sin: new ort.Tensor('float32', sin, [B, 1, T, c.head_dim]),
+    };
   }
 }

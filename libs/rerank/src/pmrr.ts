@@ -30,9 +30,11 @@ export function pMrr(original: Run, altered: Run, pairs: readonly PairRanking[])
       const at = new Map(ranked.map((d, i) => [d, i + 1]));
       return (doc: string) => at.get(doc) ?? ranked.length + 1;
     };
-    const og = rankIn(original), changed = rankIn(altered);
+    const og = rankIn(original),
+      changed = rankIn(altered);
     const scores = p.changed.map((doc) => {
-      const before = og(doc), after = changed(doc);
+      const before = og(doc),
+        after = changed(doc);
       return before >= after ? after / before - 1 : 1 - before / after;
     });
     perPair.set(p.id, scores.reduce((a, b) => a + b, 0) / scores.length);

@@ -15,7 +15,11 @@ const MIN_PREFIX = 8;
  * keys and values reused for every document. Groups of one, and groups whose shared start is short,
  * are pooled into one group without a prefix, so that they still batch together.
  */
-export function prefixGroups(pairs: readonly RerankPair[], encoded: readonly number[][], enabled = true): PrefixGroup[] {
+export function prefixGroups(
+  pairs: readonly RerankPair[],
+  encoded: readonly number[][],
+  enabled = true,
+): PrefixGroup[] {
   const byQuery = new Map<string, number[]>();
   pairs.forEach((p, i) => {
     const key = enabled ? JSON.stringify([p.instruction ?? '', p.query]) : '';
@@ -38,7 +42,9 @@ export function prefixGroups(pairs: readonly RerankPair[], encoded: readonly num
 export function lengthBatches(members: readonly number[], encoded: readonly number[][], batchSize: number): number[][] {
   const order = [...members].sort((a, b) => encoded[a].length - encoded[b].length);
   const count = Math.ceil(order.length / batchSize);
-  return Array.from({ length: count }, (_, k) => order.slice(Math.round((k * order.length) / count), Math.round(((k + 1) * order.length) / count)));
+  return Array.from({ length: count }, (_, k) =>
+    order.slice(Math.round((k * order.length) / count), Math.round(((k + 1) * order.length) / count)),
+  );
 }
 
 /** Length of the token prefix all sequences share, leaving at least one token of each to feed. */

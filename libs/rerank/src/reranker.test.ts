@@ -14,10 +14,15 @@ const pairs = [
   { query: 'find red', document: 'the yellow one' },
 ];
 /** Groups whose positive is the red document, with three other colours as negatives: learnable only by reading the documents. */
-const groups = (n: number, seed: number): RankingGroup[] => Array.from({ length: n }, (_, i) => {
-  const others = COLORS.filter((x) => x !== 'red');
-  return { query: 'find red', positive: 'the red one', negatives: [0, 1, 2].map((k) => `the ${others[(i + k * 2 + seed) % 7]} one`) };
-});
+const groups = (n: number, seed: number): RankingGroup[] =>
+  Array.from({ length: n }, (_, i) => {
+    const others = COLORS.filter((x) => x !== 'red');
+    return {
+      query: 'find red',
+      positive: 'the red one',
+      negatives: [0, 1, 2].map((k) => `the ${others[(i + k * 2 + seed) % 7]} one`),
+    };
+  });
 
 describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
   beforeAll(async () => {
@@ -36,7 +41,9 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     expect(long.startsWith(/<Document>: (.*)<\|im_end\|>/.exec(text)![1])).toBe(true);
     const longQuery = 'find red '.repeat(80);
     expect(r.encode({ query: longQuery.slice(0, 200), document: long }).ids.length).toBeGreaterThan(60);
-    expect(() => r.encode({ query: longQuery.repeat(3), document: 'x' })).toThrow(/instruction and query take .* never truncated/);
+    expect(() => r.encode({ query: longQuery.repeat(3), document: 'x' })).toThrow(
+      /instruction and query take .* never truncated/,
+    );
     // a document that fits its own budget but not the context is cut to what fits
     const tight = Reranker.create(Llama.init(config, 1), tokenizer, { maxDocTokens: 128, maxLength: 200 });
     const cut = tight.encode({ query: 'find red', document: long.repeat(10) });
@@ -51,8 +58,12 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     const pair = { query: 'find the reds', document: "The red one and the blue one, red's own" };
     expect(tokenizer.decode(plain.encode(pair).ids)).toContain(`<Document>: ${pair.document}<|im_end|>`);
     // "the" is a stop word, "reds" and "red's" stem to "red"; the query itself is left as it is
-    expect(tokenizer.decode(marked.encode(pair).ids)).toContain("<Query>: find the reds\n<Document>: The **red** one and the blue one, **red's** own<|im_end|>");
-    expect(tokenizer.decode(marked.encode({ query: 'the', document: 'the one' }).ids)).toContain('<Document>: the one<|im_end|>');
+    expect(tokenizer.decode(marked.encode(pair).ids)).toContain(
+      "<Query>: find the reds\n<Document>: The **red** one and the blue one, **red's** own<|im_end|>",
+    );
+    expect(tokenizer.decode(marked.encode({ query: 'the', document: 'the one' }).ids)).toContain(
+      '<Document>: the one<|im_end|>',
+    );
     const dir = await mkdtemp(path.join(tmpdir(), 'reranker-marked-'));
     await marked.save(dir);
     const loaded = await Reranker.load(dir);
@@ -86,13 +97,23 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
   it('scores groups through a shared prefix with the values and gradients of full sequences', () => {
     for (const mode of ['yes_no', 'head'] as const) {
       const r = Reranker.create(Llama.init(config, 8), tokenizer, { mode }, 8);
-      const groups = [[pairs[0], pairs[1], pairs[2]], [pairs[3], { ...pairs[3], document: 'the red one' }]].map((g) => g.map((p) => r.encode(p).ids));
+      const groups = [
+        [pairs[0], pairs[1], pairs[2]],
+        [pairs[3], { ...pairs[3], document: 'the red one' }],
+      ].map((g) => g.map((p) => r.encode(p).ids));
       const vars = [...r.model.params.values()];
-      const full = tf.variableGrads(() => tf.sum(tf.mul(r.scoreIds(groups.flat()), tf.tensor1d([1, -2, 3, 0.5, -1]))) as tf.Scalar, vars);
-      const shared = tf.variableGrads(() => tf.sum(tf.mul(r.scoreGroups(groups), tf.tensor1d([1, -2, 3, 0.5, -1]))) as tf.Scalar, vars);
+      const full = tf.variableGrads(
+        () => tf.sum(tf.mul(r.scoreIds(groups.flat()), tf.tensor1d([1, -2, 3, 0.5, -1]))) as tf.Scalar,
+        vars,
+      );
+      const shared = tf.variableGrads(
+        () => tf.sum(tf.mul(r.scoreGroups(groups), tf.tensor1d([1, -2, 3, 0.5, -1]))) as tf.Scalar,
+        vars,
+      );
       expect(shared.value.dataSync()[0]).toBeCloseTo(full.value.dataSync()[0], 4);
       for (const [name, g] of Object.entries(full.grads)) {
-        const a = g.dataSync(), b = shared.grads[name].dataSync();
+        const a = g.dataSync(),
+          b = shared.grads[name].dataSync();
         const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
         expect(Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i]))) / scale, `${mode} ${name}`).toBeLessThan(1e-3);
       }
@@ -117,26 +138,51 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     await expect(Reranker.load(tmpdir())).rejects.toThrow(/not a reranker directory/);
   });
 
-  it.runIf(backend === 'wasm').each(['listwise', 'pointwise', 'pairwise'] as const)('learns what its groups reward with the %s loss', async (loss) => {
-    const r = Reranker.create(Llama.init(config, 4), tokenizer, { mode: loss === 'listwise' ? 'yes_no' : 'head' }, 4);
-    const heldOut = groups(16, 3);
-    const before = evaluateGroups(r, heldOut, loss);
-    await trainReranker({ reranker: r, groups: groups(64, 0), loss, steps: 40, groupsPerStep: 8, microGroups: 4, seed: 1, optimizer: { ...DEFAULT_OPTIMIZER, lr: 3e-3, warmupSteps: 4, totalSteps: 40, weightDecay: 0 } });
-    const after = evaluateGroups(r, heldOut, loss);
-    expect(after.loss).toBeLessThan(before.loss);
-    expect(after.accuracy).toBeGreaterThanOrEqual(0.9);
-    r.dispose();
-  });
+  it.runIf(backend === 'wasm').each(['listwise', 'pointwise', 'pairwise'] as const)(
+    'learns what its groups reward with the %s loss',
+    async (loss) => {
+      const r = Reranker.create(Llama.init(config, 4), tokenizer, { mode: loss === 'listwise' ? 'yes_no' : 'head' }, 4);
+      const heldOut = groups(16, 3);
+      const before = evaluateGroups(r, heldOut, loss);
+      await trainReranker({
+        reranker: r,
+        groups: groups(64, 0),
+        loss,
+        steps: 40,
+        groupsPerStep: 8,
+        microGroups: 4,
+        seed: 1,
+        optimizer: { ...DEFAULT_OPTIMIZER, lr: 3e-3, warmupSteps: 4, totalSteps: 40, weightDecay: 0 },
+      });
+      const after = evaluateGroups(r, heldOut, loss);
+      expect(after.loss).toBeLessThan(before.loss);
+      expect(after.accuracy).toBeGreaterThanOrEqual(0.9);
+      r.dispose();
+    },
+  );
 
   it('resumes exactly from a checkpoint (head and LoRA adapters included), without leaking tensors', async () => {
     const run = async (steps: number, resumeFrom?: string, checkpointDir?: string) => {
       const model = Llama.init(config, 6);
       const r = Reranker.create(model, tokenizer, { mode: 'head' }, 6);
-      const trainable = new Map([...addLora(model, { r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'] }, 7), [HEAD_WEIGHT, model.p(HEAD_WEIGHT)]]);
+      const trainable = new Map([
+        ...addLora(model, { r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'] }, 7),
+        [HEAD_WEIGHT, model.p(HEAD_WEIGHT)],
+      ]);
       const before = tf.memory().numTensors;
       const result = await trainReranker({
-        reranker: r, groups: groups(20, 1), loss: 'listwise', steps, groupsPerStep: 2, microGroups: 1, seed: 2, trainable,
-        optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-2, warmupSteps: 1, totalSteps: 4 }, checkpointDir, checkpointEvery: 2, resumeFrom,
+        reranker: r,
+        groups: groups(20, 1),
+        loss: 'listwise',
+        steps,
+        groupsPerStep: 2,
+        microGroups: 1,
+        seed: 2,
+        trainable,
+        optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-2, warmupSteps: 1, totalSteps: 4 },
+        checkpointDir,
+        checkpointEvery: 2,
+        resumeFrom,
       });
       expect(tf.memory().numTensors).toBe(before);
       const values = new Map([...trainable].map(([k, v]) => [k, v.dataSync().slice()]));

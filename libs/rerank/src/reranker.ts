@@ -38,11 +38,16 @@ export class Reranker {
   private readonly yesId: number;
   private readonly noId: number;
 
-  private constructor(readonly model: Llama, readonly tokenizer: TextTokenizer, readonly config: RerankerConfig) {
+  private constructor(
+    readonly model: Llama,
+    readonly tokenizer: TextTokenizer,
+    readonly config: RerankerConfig,
+  ) {
     this.template = tokenizer.chatTemplate();
     this.yesId = config.mode === 'yes_no' ? singleToken(tokenizer, config.yesToken ?? '') : -1;
     this.noId = config.mode === 'yes_no' ? singleToken(tokenizer, config.noToken ?? '') : -1;
-    if (config.mode === 'head' && !model.params.has(HEAD_WEIGHT)) throw new Error(`head mode needs ${HEAD_WEIGHT} in the model`);
+    if (config.mode === 'head' && !model.params.has(HEAD_WEIGHT))
+      throw new Error(`head mode needs ${HEAD_WEIGHT} in the model`);
   }
 
   /** A reranker on top of a (tuned) chat model; head mode adds a fresh N(0, 0.02) head. */
@@ -61,7 +66,13 @@ export class Reranker {
     if (mode === 'head' && !model.params.has(HEAD_WEIGHT)) {
       const rng = new Rng(seed);
       const h = model.config.hidden_size;
-      model.params.set(HEAD_WEIGHT, variableOf(Float32Array.from({ length: h }, () => 0.02 * gaussian(rng)), [1, h]));
+      model.params.set(
+        HEAD_WEIGHT,
+        variableOf(
+          Float32Array.from({ length: h }, () => 0.02 * gaussian(rng)),
+          [1, h],
+        ),
+      );
     }
     return new Reranker(model, tokenizer, config);
   }
@@ -71,9 +82,14 @@ export class Reranker {
     const file = path.join(dir, 'reranker.json');
     let config: RerankerConfig;
     try {
-      config = { ...DEFAULT_FORMAT, ...(JSON.parse(await readFile(file, 'utf8')) as Partial<RerankerConfig>) } as RerankerConfig;
+      config = {
+        ...DEFAULT_FORMAT,
+        ...(JSON.parse(await readFile(file, 'utf8')) as Partial<RerankerConfig>),
+      } as RerankerConfig;
     } catch (err) {
-      throw new InputError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found: this is not a reranker directory (train one with the rerank stage)' : (err as Error).message}`);
+      throw new InputError(
+        `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found: this is not a reranker directory (train one with the rerank stage)' : (err as Error).message}`,
+      );
     }
     const model = await loadModel(dir, { extra: [HEAD_WEIGHT] });
     return new Reranker(model, await TextTokenizer.fromDirectory(dir), config);
@@ -92,7 +108,8 @@ export class Reranker {
 
   /** Differentiable scores [B] of token sequences (each ends where the answer would start). */
   scoreIds(seqs: readonly number[][]): tf.Tensor1D {
-    const B = seqs.length, T = Math.max(...seqs.map((s) => s.length));
+    const B = seqs.length,
+      T = Math.max(...seqs.map((s) => s.length));
     const inputIds = new Int32Array(B * T).fill(this.tokenizer.padId);
     const last = new Int32Array(B);
     seqs.forEach((s, b) => {
@@ -113,7 +130,9 @@ export class Reranker {
   scoreGroups(groups: readonly number[][][]): tf.Tensor1D {
     const prefixes = groups.map((g) => commonPrefix(g));
     if (prefixes.some((p) => p < 4)) return this.scoreIds(groups.flat());
-    const G = groups.length, P = Math.max(...prefixes), N = groups.reduce((n, g) => n + g.length, 0);
+    const G = groups.length,
+      P = Math.max(...prefixes),
+      N = groups.reduce((n, g) => n + g.length, 0);
     const pad = this.tokenizer.padId;
     const prefixIds = new Int32Array(G * P).fill(pad);
     const prefixSegments = new Int32Array(G * P);
@@ -122,10 +141,16 @@ export class Reranker {
       prefixSegments.fill(1, i * P, i * P + prefixes[i]);
     });
     const collected: { k: tf.Tensor4D; v: tf.Tensor4D }[] = [];
-    this.model.hidden({ inputIds: prefixIds, segmentIds: prefixSegments, batch: G, seq: P }, undefined, { collect: collected });
-    const suffixes = groups.flatMap((g, i) => g.map((s) => ({ ids: s.slice(prefixes[i]), from: prefixes[i], group: i })));
+    this.model.hidden({ inputIds: prefixIds, segmentIds: prefixSegments, batch: G, seq: P }, undefined, {
+      collect: collected,
+    });
+    const suffixes = groups.flatMap((g, i) =>
+      g.map((s) => ({ ids: s.slice(prefixes[i]), from: prefixes[i], group: i })),
+    );
     const T = Math.max(...suffixes.map((s) => s.ids.length));
-    const inputIds = new Int32Array(N * T).fill(pad), positionIds = new Int32Array(N * T), last = new Int32Array(N);
+    const inputIds = new Int32Array(N * T).fill(pad),
+      positionIds = new Int32Array(N * T),
+      last = new Int32Array(N);
     const expand = new Float32Array(N * G); // [N, G] one-hot: row → its group
     const segments: Int32Array[] = [];
     suffixes.forEach((s, n) => {
@@ -136,7 +161,8 @@ export class Reranker {
       segments.push(prefixSegments.subarray(s.group * P, (s.group + 1) * P));
     });
     const E = tf.tensor2d(expand, [N, G]);
-    const broadcast = (x: tf.Tensor4D) => tf.matMul(E, x.reshape([G, -1])).reshape([N, ...x.shape.slice(1)]) as tf.Tensor4D; // [N, KV, P, d]
+    const broadcast = (x: tf.Tensor4D) =>
+      tf.matMul(E, x.reshape([G, -1])).reshape([N, ...x.shape.slice(1)]) as tf.Tensor4D; // [N, KV, P, d]
     const prefix: PrefixKV = { layers: collected.map((l) => ({ k: broadcast(l.k), v: broadcast(l.v) })), segments };
     const hidden = this.model.hidden({ inputIds, positionIds, batch: N, seq: T }, undefined, { prefix }); // [N, T, h]
     return this.readScores(gatherRows(hidden.reshape([N * T, -1]) as tf.Tensor2D, last)); // [N]
@@ -148,7 +174,10 @@ export class Reranker {
   }
 
   /** Scores with each pair's input length and the tokens cut from its document. */
-  scoreDetailed(pairs: readonly RerankPair[], o: ScoreOptions = {}): { scores: Float32Array; inputTokens: Int32Array; truncatedTokens: Int32Array } {
+  scoreDetailed(
+    pairs: readonly RerankPair[],
+    o: ScoreOptions = {},
+  ): { scores: Float32Array; inputTokens: Int32Array; truncatedTokens: Int32Array } {
     const batchSize = o.batchSize ?? 32;
     const encodings = pairs.map((p) => this.encode(p));
     const encoded = encodings.map((e) => e.ids);
@@ -157,12 +186,19 @@ export class Reranker {
       const cache = prefix ? this.prefill(encoded[members[0]].slice(0, prefix)) : undefined;
       for (const chunk of lengthBatches(members, encoded, batchSize)) {
         const scores = cache
-          ? this.scoreWithPrefix(cache, chunk.map((j) => encoded[j].slice(prefix)))
+          ? this.scoreWithPrefix(
+              cache,
+              chunk.map((j) => encoded[j].slice(prefix)),
+            )
           : tf.tidy(() => this.scoreIds(chunk.map((j) => encoded[j])).dataSync() as Float32Array);
         chunk.forEach((j, k) => (out[j] = scores[k]));
       }
     }
-    return { scores: out, inputTokens: Int32Array.from(encoded, (ids) => ids.length), truncatedTokens: Int32Array.from(encodings, (e) => e.truncatedTokens) };
+    return {
+      scores: out,
+      inputTokens: Int32Array.from(encoded, (ids) => ids.length),
+      truncatedTokens: Int32Array.from(encodings, (e) => e.truncatedTokens),
+    };
   }
 
   dispose(): void {
@@ -173,7 +209,10 @@ export class Reranker {
     if (this.config.mode === 'head') return tf.sum(tf.mul(last, this.model.p(HEAD_WEIGHT)), -1) as tf.Tensor1D; // [B]
     const c = this.model.config;
     const table = this.model.p(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // [V, h]
-    const direction = tf.sub(tf.slice(table, [this.yesId, 0], [1, c.hidden_size]), tf.slice(table, [this.noId, 0], [1, c.hidden_size])); // [1, h]
+    const direction = tf.sub(
+      tf.slice(table, [this.yesId, 0], [1, c.hidden_size]),
+      tf.slice(table, [this.noId, 0], [1, c.hidden_size]),
+    ); // [1, h]
     return tf.sum(tf.mul(last, direction), -1) as tf.Tensor1D; // [B]: logit(yes) − logit(no)
   }
 
@@ -183,14 +222,19 @@ export class Reranker {
     tf.tidy(() => {
       this.model.hidden({ inputIds: Int32Array.from(prefix), batch: 1, seq: prefix.length }, cache);
     });
-    const layers = cache.layers.map((l) => ({ shape: l.k.shape, k: l.k.dataSync() as Float32Array, v: l.v.dataSync() as Float32Array }));
+    const layers = cache.layers.map((l) => ({
+      shape: l.k.shape,
+      k: l.k.dataSync() as Float32Array,
+      v: l.v.dataSync() as Float32Array,
+    }));
     for (const l of cache.layers) tf.dispose([l.k, l.v]);
     return { layers, segments: cache.segments[0], length: cache.length };
   }
 
   /** Scores the suffixes of sequences that all start with the cached prefix. */
   private scoreWithPrefix(prefix: CachedPrefix, suffixes: number[][]): Float32Array {
-    const B = suffixes.length, T = Math.max(...suffixes.map((s) => s.length));
+    const B = suffixes.length,
+      T = Math.max(...suffixes.map((s) => s.length));
     // one copy of the prefix per row, built in JS (tf.tile is slow on the wasm backend)
     const repeat = (data: Float32Array, shape: number[]) => {
       const out = new Float32Array(B * data.length);
@@ -228,13 +272,19 @@ interface CachedPrefix {
 
 function singleToken(tokenizer: TextTokenizer, token: string): number {
   const ids = tokenizer.encode(token);
-  if (ids.length !== 1) throw new InputError(`answer token ${JSON.stringify(token)} is ${ids.length} tokens in this tokenizer; choose one that is a single token`);
+  if (ids.length !== 1)
+    throw new InputError(
+      `answer token ${JSON.stringify(token)} is ${ids.length} tokens in this tokenizer; choose one that is a single token`,
+    );
   return ids[0];
 }
 
 function pickToken(tokenizer: TextTokenizer, candidates: string[]): string {
   const found = candidates.find((c) => tokenizer.encode(c).length === 1);
-  if (!found) throw new InputError(`none of ${candidates.map((c) => JSON.stringify(c)).join(', ')} is a single token in this tokenizer; use head mode or name the answer tokens`);
+  if (!found)
+    throw new InputError(
+      `none of ${candidates.map((c) => JSON.stringify(c)).join(', ')} is a single token in this tokenizer; use head mode or name the answer tokens`,
+    );
   return found;
 }
 

@@ -34,15 +34,25 @@ export function templateQueries(corpus: Map<string, BeirDocument>, o: TemplateQu
       out.push({ id: `${d.id}:title`, text: d.title, relevant: new Map([[d.id, 1]]), positiveText: d.text });
       made++;
     }
-    const sentences = d.text.split(/(?<=[.!?])\s+/).map((s) => s.trim()).filter(Boolean);
-    const usable = sentences.map((s, i) => [s, i] as const).filter(([s]) => {
-      const words = s.split(/\s+/).length;
-      return words >= minWords && words <= maxWords;
-    });
+    const sentences = d.text
+      .split(/(?<=[.!?])\s+/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const usable = sentences
+      .map((s, i) => [s, i] as const)
+      .filter(([s]) => {
+        const words = s.split(/\s+/).length;
+        return words >= minWords && words <= maxWords;
+      });
     for (const [sentence, i] of rng.shuffle([...usable])) {
       if (made >= per || sentences.length < 2) break;
       const rest = sentences.filter((_, j) => j !== i).join(' ');
-      out.push({ id: `${d.id}:ict${i}`, text: sentence, relevant: new Map([[d.id, 1]]), positiveText: documentText({ ...d, text: rest }) });
+      out.push({
+        id: `${d.id}:ict${i}`,
+        text: sentence,
+        relevant: new Map([[d.id, 1]]),
+        positiveText: documentText({ ...d, text: rest }),
+      });
       made++;
     }
   }
@@ -67,7 +77,11 @@ export interface GeneratedQueryOptions {
  * answers; greedy decoding, then the round-trip filter. Returns the kept queries and how many were
  * made.
  */
-export function generatedQueries(model: Llama, documents: readonly BeirDocument[], o: GeneratedQueryOptions): { queries: TrainingQuery[]; generated: number; kept: number } {
+export function generatedQueries(
+  model: Llama,
+  documents: readonly BeirDocument[],
+  o: GeneratedQueryOptions,
+): { queries: TrainingQuery[]; generated: number; kept: number } {
   const prompt = o.prompt ?? ((doc: string) => `Write one short search question that this passage answers.\n\n${doc}`);
   const stop = o.template.endOfTurn.map((t) => o.tokenizer.tokenToId(t)).filter((id): id is number => id !== undefined);
   const queries: TrainingQuery[] = [];
@@ -75,13 +89,30 @@ export function generatedQueries(model: Llama, documents: readonly BeirDocument[
   const batch = o.batch ?? 16;
   for (let i = 0; i < documents.length; i += batch) {
     const chunk = documents.slice(i, i + batch);
-    const prompts = chunk.map((d) => o.tokenizer.encode(o.template.render([{ role: 'user', content: prompt(documentText(d).slice(0, o.maxDocumentChars ?? 600)) }], { addGenerationPrompt: true })));
-    const out = generate(model, prompts, { maxNewTokens: o.maxNewTokens ?? 32, stopTokens: stop, padId: o.tokenizer.padId });
+    const prompts = chunk.map((d) =>
+      o.tokenizer.encode(
+        o.template.render([{ role: 'user', content: prompt(documentText(d).slice(0, o.maxDocumentChars ?? 600)) }], {
+          addGenerationPrompt: true,
+        }),
+      ),
+    );
+    const out = generate(model, prompts, {
+      maxNewTokens: o.maxNewTokens ?? 32,
+      stopTokens: stop,
+      padId: o.tokenizer.padId,
+    });
     chunk.forEach((d, k) => {
-      const text = o.tokenizer.decode(out.tokens[k].filter((t) => !stop.includes(t)), { skipSpecialTokens: true }).trim().split('\n')[0];
+      const text = o.tokenizer
+        .decode(
+          out.tokens[k].filter((t) => !stop.includes(t)),
+          { skipSpecialTokens: true },
+        )
+        .trim()
+        .split('\n')[0];
       if (!text) return;
       generated++;
-      if (o.index.search(text, o.roundTripDepth ?? 20).has(d.id)) queries.push({ id: `${d.id}:gen`, text, relevant: new Map([[d.id, 1]]) });
+      if (o.index.search(text, o.roundTripDepth ?? 20).has(d.id))
+        queries.push({ id: `${d.id}:gen`, text, relevant: new Map([[d.id, 1]]) });
     });
   }
   return { queries, generated, kept: queries.length };

@@ -21,7 +21,12 @@ const v2 = z.object({
 
 const v1 = z.object({
   ...common,
-  documents: z.array(z.union([text('one document'), z.object({ text: text('the document text') })], { error: 'must be a string or an object with a "text" string' }), { error: 'must be an array of strings or {"text": …} objects' }),
+  documents: z.array(
+    z.union([text('one document'), z.object({ text: text('the document text') })], {
+      error: 'must be a string or an object with a "text" string',
+    }),
+    { error: 'must be an array of strings or {"text": …} objects' },
+  ),
   return_documents: z.boolean().optional(),
 });
 
@@ -32,11 +37,21 @@ const v1 = z.object({
 export function cohereRoutes(app: FastifyInstance, service: RerankService, modelName: string): void {
   app.post('/v2/rerank', async (req) => {
     const body = parseBody(v2, req.body);
-    const r = await service.rerank({ query: body.query, documents: body.documents, instruction: body.instruction, topN: body.top_n, maxTokensPerDoc: body.max_tokens_per_doc });
+    const r = await service.rerank({
+      query: body.query,
+      documents: body.documents,
+      instruction: body.instruction,
+      topN: body.top_n,
+      maxTokensPerDoc: body.max_tokens_per_doc,
+    });
     return {
       id: randomUUID(),
       results: r.results.map((x) => ({ index: x.index, relevance_score: x.relevance })),
-      meta: { api_version: { version: '2' }, billed_units: { search_units: Math.ceil(body.documents.length / 100) }, tokens: { input_tokens: r.inputTokens, output_tokens: 0 } },
+      meta: {
+        api_version: { version: '2' },
+        billed_units: { search_units: Math.ceil(body.documents.length / 100) },
+        tokens: { input_tokens: r.inputTokens, output_tokens: 0 },
+      },
     };
   });
 
@@ -47,7 +62,11 @@ export function cohereRoutes(app: FastifyInstance, service: RerankService, model
     return {
       id: randomUUID(),
       model: modelName,
-      results: r.results.map((x) => ({ index: x.index, relevance_score: x.relevance, ...(body.return_documents === false ? {} : { document: { text: documents[x.index] } }) })),
+      results: r.results.map((x) => ({
+        index: x.index,
+        relevance_score: x.relevance,
+        ...(body.return_documents === false ? {} : { document: { text: documents[x.index] } }),
+      })),
       usage: { total_tokens: r.inputTokens },
       meta: { api_version: { version: '1' }, billed_units: { search_units: Math.ceil(documents.length / 100) } },
     };

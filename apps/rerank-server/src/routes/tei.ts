@@ -16,7 +16,14 @@ const body = z.object({
 export function teiRoutes(app: FastifyInstance, service: RerankService): void {
   app.post('/rerank', async (req) => {
     const b = parseBody(body, req.body);
-    const r = await service.rerank({ query: b.query, documents: b.texts, instruction: b.instruction, requireFit: b.truncate === false }, 'texts');
-    return r.results.map((x) => ({ index: x.index, score: b.raw_scores ? x.raw : x.relevance, ...(b.return_text ? { text: b.texts[x.index] } : {}) }));
+    const r = await service.rerank(
+      { query: b.query, documents: b.texts, instruction: b.instruction, requireFit: b.truncate === false },
+      'texts',
+    );
+    return r.results.map((x) => ({
+      index: x.index,
+      score: b.raw_scores ? x.raw : x.relevance,
+      ...(b.return_text ? { text: b.texts[x.index] } : {}),
+    }));
   });
 }

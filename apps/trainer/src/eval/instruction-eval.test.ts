@@ -3,10 +3,16 @@ import { containsAnswer, firstSentence, followsFormat, isRefusal } from './instr
 
 describe('scoring answers', () => {
   it('takes the first sentence or line as the answer', () => {
-    expect(firstSentence('The capital of France is Paris. The currency of France is EUR.')).toBe('The capital of France is Paris.');
-    expect(firstSentence('The capital of the United States is Washington D.C. It lies in North America.')).toBe('The capital of the United States is Washington D.C.');
+    expect(firstSentence('The capital of France is Paris. The currency of France is EUR.')).toBe(
+      'The capital of France is Paris.',
+    );
+    expect(firstSentence('The capital of the United States is Washington D.C. It lies in North America.')).toBe(
+      'The capital of the United States is Washington D.C.',
+    );
     expect(firstSentence('Paris\nLyon')).toBe('Paris');
-    expect(firstSentence('is the currency used in Peru. The capital of Peru is Lima.')).toBe('is the currency used in Peru.');
+    expect(firstSentence('is the currency used in Peru. The capital of Peru is Lima.')).toBe(
+      'is the currency used in Peru.',
+    );
   });
 
   it('matches the expected value as whole words, case- and punctuation-insensitively', () => {

@@ -1,6 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { writeTrecRun, type BeirCollection, type InstructionPair, type Qrels, type Run } from '@tunekit/data';
-import { evaluatePairs, evaluateRun, firstStage, fuseRuns, rerankRun, type Bm25Index, type EvalQuery, type Evaluation, type Reranker } from '@tunekit/rerank';
+import {
+  evaluatePairs,
+  evaluateRun,
+  firstStage,
+  fuseRuns,
+  rerankRun,
+  type Bm25Index,
+  type EvalQuery,
+  type Evaluation,
+  type Reranker,
+} from '@tunekit/rerank';
 import { log, progress } from '../progress';
 import type { RunContext } from '../run-context';
 
@@ -39,15 +49,26 @@ export interface PairsResult {
 const METRICS = { ndcgCutoffs: [10], precisionCutoffs: [10], recallCutoffs: [100] };
 
 /** BM25 top-`depth`, reranked, and fused; TREC run files for each under rerank/<collection>/. */
-export async function evaluateCollection(ctx: RunContext, reranker: Reranker, collection: BeirCollection, index: Bm25Index, name: string): Promise<RetrievalResult> {
+export async function evaluateCollection(
+  ctx: RunContext,
+  reranker: Reranker,
+  collection: BeirCollection,
+  index: Bm25Index,
+  name: string,
+): Promise<RetrievalResult> {
   const depth = ctx.config.rerank.depth;
-  const queries: EvalQuery[] = [...collection.queries.values()].map((q) => ({ id: q.id, text: q.text, instruction: q.instruction }));
+  const queries: EvalQuery[] = [...collection.queries.values()].map((q) => ({
+    id: q.id,
+    text: q.text,
+    instruction: q.instruction,
+  }));
   const started = performance.now();
   const bm25 = firstStage(index, queries, depth);
   const bar = progress(`rerank eval ${name}`, queries.length);
   const fallback: string[] = [];
   const reranked = rerankRun(reranker, collection.corpus, queries, bm25, {
-    onQuery: (done, pairs) => bar.update(done, { pairs, 'pairs/s': Math.round(pairs / ((performance.now() - started) / 1000)) }),
+    onQuery: (done, pairs) =>
+      bar.update(done, { pairs, 'pairs/s': Math.round(pairs / ((performance.now() - started) / 1000)) }),
     onFallback: (id) => fallback.push(id),
   });
   const scored = [...bm25.values()].reduce((n, docs) => n + docs.size, 0);
@@ -55,8 +76,13 @@ export async function evaluateCollection(ctx: RunContext, reranker: Reranker, co
   const fused = fuseRuns(bm25, reranked, ctx.config.rerank.fusionWeight);
   const runs = { bm25, reranked, fused } satisfies Record<System, Run>;
   // judged queries that were asked: a judged query with no BM25 result still counts, as 0
-  const qrels = new Map(queries.filter((q) => collection.qrels.has(q.id)).map((q) => [q.id, collection.qrels.get(q.id)!]));
-  const evaluations = Object.fromEntries(SYSTEMS.map((s) => [s, evaluateRun(qrels, runs[s], METRICS)])) as Record<System, Evaluation>;
+  const qrels = new Map(
+    queries.filter((q) => collection.qrels.has(q.id)).map((q) => [q.id, collection.qrels.get(q.id)!]),
+  );
+  const evaluations = Object.fromEntries(SYSTEMS.map((s) => [s, evaluateRun(qrels, runs[s], METRICS)])) as Record<
+    System,
+    Evaluation
+  >;
   const dir = ctx.path('rerank', name);
   await mkdir(dir, { recursive: true });
   const files = {} as Record<System, string>;
@@ -64,15 +90,36 @@ export async function evaluateCollection(ctx: RunContext, reranker: Reranker, co
     files[s] = `rerank/${name}/${s}.trec`;
     await writeTrecRun(ctx.path(files[s]), runs[s], `tunekit-${s}`);
   }
-  if (fallback.length) log(`rerank eval ${name}: ${fallback.length} of ${queries.length} queries do not fit the model's ${reranker.config.maxLength}-token context with the template (the query is never cut); they keep BM25's order in every system: ${fallback.slice(0, 10).join(', ')}${fallback.length > 10 ? ', …' : ''}`);
-  bar.finish(`${scored} pairs in ${seconds.toFixed(1)}s; nDCG@10 BM25 ${evaluations.bm25.mean['ndcg@10'].toFixed(3)} → reranked ${evaluations.reranked.mean['ndcg@10'].toFixed(3)} (fused ${evaluations.fused.mean['ndcg@10'].toFixed(3)})`);
+  if (fallback.length)
+    log(
+      `rerank eval ${name}: ${fallback.length} of ${queries.length} queries do not fit the model's ${reranker.config.maxLength}-token context with the template (the query is never cut); they keep BM25's order in every system: ${fallback.slice(0, 10).join(', ')}${fallback.length > 10 ? ', …' : ''}`,
+    );
+  bar.finish(
+    `${scored} pairs in ${seconds.toFixed(1)}s; nDCG@10 BM25 ${evaluations.bm25.mean['ndcg@10'].toFixed(3)} → reranked ${evaluations.reranked.mean['ndcg@10'].toFixed(3)} (fused ${evaluations.fused.mean['ndcg@10'].toFixed(3)})`,
+  );
   return {
-    collection: name, queries: queries.length, depth,
-    bm25: evaluations.bm25.mean, reranked: evaluations.reranked.mean, fused: evaluations.fused.mean, fusionWeight: ctx.config.rerank.fusionWeight,
-    perQuery: queries.filter((q) => evaluations.bm25.perQuery.has(q.id)).map((q) => ({
-      id: q.id, text: q.text, metrics: Object.fromEntries(SYSTEMS.map((s) => [s, evaluations[s].perQuery.get(q.id)!])) as Record<System, Record<string, number>>,
-    })),
-    byKind: meansByKind(qrels, runs, collection), runs: files, seconds, pairsPerSecond: scored / seconds, fallback,
+    collection: name,
+    queries: queries.length,
+    depth,
+    bm25: evaluations.bm25.mean,
+    reranked: evaluations.reranked.mean,
+    fused: evaluations.fused.mean,
+    fusionWeight: ctx.config.rerank.fusionWeight,
+    perQuery: queries
+      .filter((q) => evaluations.bm25.perQuery.has(q.id))
+      .map((q) => ({
+        id: q.id,
+        text: q.text,
+        metrics: Object.fromEntries(SYSTEMS.map((s) => [s, evaluations[s].perQuery.get(q.id)!])) as Record<
+          System,
+          Record<string, number>
+        >,
+      })),
+    byKind: meansByKind(qrels, runs, collection),
+    runs: files,
+    seconds,
+    pairsPerSecond: scored / seconds,
+    fallback,
   };
 }
 
@@ -86,21 +133,52 @@ function meansByKind(qrels: Qrels, runs: Record<System, Run>, collection: BeirCo
     kinds.get(kind)!.set(id, judged);
   }
   if (kinds.size === 0) return undefined;
-  return Object.fromEntries([...kinds].sort(([a], [b]) => a.localeCompare(b)).map(([kind, q]) => [kind, {
-    queries: q.size, ...(Object.fromEntries(SYSTEMS.map((s) => [s, evaluateRun(q, runs[s], METRICS).mean])) as Record<System, Record<string, number>>),
-  }]));
+  return Object.fromEntries(
+    [...kinds]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([kind, q]) => [
+        kind,
+        {
+          queries: q.size,
+          ...(Object.fromEntries(SYSTEMS.map((s) => [s, evaluateRun(q, runs[s], METRICS).mean])) as Record<
+            System,
+            Record<string, number>
+          >),
+        },
+      ]),
+  );
 }
 
 /** p-MRR on instruction pairs, with each instruction's own nDCG@10 / MAP. */
-export async function evaluateInstructionPairs(ctx: RunContext, reranker: Reranker, corpus: BeirCollection['corpus'], index: Bm25Index, pairs: readonly InstructionPair[]): Promise<PairsResult> {
+export async function evaluateInstructionPairs(
+  ctx: RunContext,
+  reranker: Reranker,
+  corpus: BeirCollection['corpus'],
+  index: Bm25Index,
+  pairs: readonly InstructionPair[],
+): Promise<PairsResult> {
   const bar = progress('rerank eval instruction pairs', 2 * pairs.length);
   let done = 0;
-  const rank = (queries: EvalQuery[], candidates: Run) => rerankRun(reranker, corpus, queries, candidates, { onQuery: () => bar.update(++done) });
+  const rank = (queries: EvalQuery[], candidates: Run) =>
+    rerankRun(reranker, corpus, queries, candidates, { onQuery: () => bar.update(++done) });
   const e = evaluatePairs(rank, index, pairs, ctx.config.rerank.depth);
   bar.finish(`p-MRR ${e.pmrr.toFixed(1)} over ${e.perPair.size} pairs`);
-  log(`rerank instruction pairs: p-MRR ${e.pmrr.toFixed(1)}; nDCG@10 under the original instructions ${e.originalMetrics.mean['ndcg@10'].toFixed(3)}, under the altered ones ${e.alteredMetrics.mean['ndcg@10'].toFixed(3)}`);
+  log(
+    `rerank instruction pairs: p-MRR ${e.pmrr.toFixed(1)}; nDCG@10 under the original instructions ${e.originalMetrics.mean['ndcg@10'].toFixed(3)}, under the altered ones ${e.alteredMetrics.mean['ndcg@10'].toFixed(3)}`,
+  );
   return {
-    pairs: pairs.length, pmrr: e.pmrr, original: e.originalMetrics.mean, altered: e.alteredMetrics.mean,
-    perPair: pairs.filter((p) => e.perPair.has(p.id)).map((p) => ({ id: p.id, query: p.query, original: p.original.instruction, altered: p.altered.instruction, pmrr: 100 * e.perPair.get(p.id)! })),
+    pairs: pairs.length,
+    pmrr: e.pmrr,
+    original: e.originalMetrics.mean,
+    altered: e.alteredMetrics.mean,
+    perPair: pairs
+      .filter((p) => e.perPair.has(p.id))
+      .map((p) => ({
+        id: p.id,
+        query: p.query,
+        original: p.original.instruction,
+        altered: p.altered.instruction,
+        pmrr: 100 * e.perPair.get(p.id)!,
+      })),
   };
 }

@@ -1,12 +1,27 @@
 /** Small self-contained SVG charts for run reports (no browser or canvas needed). */
 
-const W = 640, H = 320, M = { left: 64, right: 16, top: 36, bottom: 48 };
+const W = 640,
+  H = 320,
+  M = { left: 64, right: 16, top: 36, bottom: 48 };
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function frame(title: string, xLabel: string, yLabel: string, body: string, xTicks: [number, string][], yTicks: [number, string][]): string {
+function frame(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  body: string,
+  xTicks: [number, string][],
+  yTicks: [number, string][],
+): string {
   const ticks = [
-    ...xTicks.map(([x, t]) => `<line x1="${x}" y1="${H - M.bottom}" x2="${x}" y2="${H - M.bottom + 4}" stroke="#555"/><text x="${x}" y="${H - M.bottom + 16}" text-anchor="middle">${escape(t)}</text>`),
-    ...yTicks.map(([y, t]) => `<line x1="${M.left - 4}" y1="${y}" x2="${W - M.right}" y2="${y}" stroke="#eee"/><text x="${M.left - 8}" y="${y + 4}" text-anchor="end">${escape(t)}</text>`),
+    ...xTicks.map(
+      ([x, t]) =>
+        `<line x1="${x}" y1="${H - M.bottom}" x2="${x}" y2="${H - M.bottom + 4}" stroke="#555"/><text x="${x}" y="${H - M.bottom + 16}" text-anchor="middle">${escape(t)}</text>`,
+    ),
+    ...yTicks.map(
+      ([y, t]) =>
+        `<line x1="${M.left - 4}" y1="${y}" x2="${W - M.right}" y2="${y}" stroke="#eee"/><text x="${M.left - 8}" y="${y + 4}" text-anchor="end">${escape(t)}</text>`,
+    ),
   ].join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11" fill="#222">
 <rect width="${W}" height="${H}" fill="#fff"/>
@@ -28,24 +43,41 @@ function niceTicks(max: number, count = 5): number[] {
 }
 
 /** A histogram: bins `[edges[i], edges[i+1])` with `counts[i]`. */
-export function histogramSvg(title: string, edges: number[], counts: number[], xLabel: string, yLabel = 'count'): string {
-  const plotW = W - M.left - M.right, plotH = H - M.top - M.bottom;
+export function histogramSvg(
+  title: string,
+  edges: number[],
+  counts: number[],
+  xLabel: string,
+  yLabel = 'count',
+): string {
+  const plotW = W - M.left - M.right,
+    plotH = H - M.top - M.bottom;
   const maxCount = Math.max(1, ...counts);
   const yMax = niceTicks(maxCount).at(-1)! < maxCount ? maxCount : niceTicks(maxCount).at(-1)!;
   const bw = plotW / counts.length;
-  const bars = counts.map((c, i) => {
-    const h = (c / yMax) * plotH;
-    return `<rect x="${(M.left + i * bw + 1).toFixed(1)}" y="${(H - M.bottom - h).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="#4c78a8"><title>[${edges[i]}, ${edges[i + 1]}): ${c}</title></rect>`;
-  }).join('');
+  const bars = counts
+    .map((c, i) => {
+      const h = (c / yMax) * plotH;
+      return `<rect x="${(M.left + i * bw + 1).toFixed(1)}" y="${(H - M.bottom - h).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="#4c78a8"><title>[${edges[i]}, ${edges[i + 1]}): ${c}</title></rect>`;
+    })
+    .join('');
   const every = Math.ceil(edges.length / 8);
-  const xTicks = edges.filter((_, i) => i % every === 0).map((e, k) => [M.left + k * every * bw, String(e)] as [number, string]);
+  const xTicks = edges
+    .filter((_, i) => i % every === 0)
+    .map((e, k) => [M.left + k * every * bw, String(e)] as [number, string]);
   const yTicks = niceTicks(yMax).map((v) => [H - M.bottom - (v / yMax) * plotH, String(v)] as [number, string]);
   return frame(title, xLabel, yLabel, bars, xTicks, yTicks);
 }
 
 /** Lines over a shared x axis (loss curves): each series is a list of [x, y]. */
-export function lineChartSvg(title: string, series: { name: string; points: [number, number][] }[], xLabel: string, yLabel: string): string {
-  const plotW = W - M.left - M.right, plotH = H - M.top - M.bottom;
+export function lineChartSvg(
+  title: string,
+  series: { name: string; points: [number, number][] }[],
+  xLabel: string,
+  yLabel: string,
+): string {
+  const plotW = W - M.left - M.right,
+    plotH = H - M.top - M.bottom;
   const all = series.flatMap((s) => s.points);
   const xMax = Math.max(1, ...all.map((p) => p[0]));
   const yMax = Math.max(1e-9, ...all.map((p) => p[1]));
@@ -53,9 +85,18 @@ export function lineChartSvg(title: string, series: { name: string; points: [num
   const colors = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2'];
   const X = (x: number) => M.left + (x / xMax) * plotW;
   const Y = (y: number) => H - M.bottom - (y / yTop) * plotH;
-  const body = series.map((s, i) => {
-    const d = s.points.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join('');
-    return `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="1.5"/><text x="${W - M.right - 4}" y="${M.top + 14 * (i + 1)}" text-anchor="end" fill="${colors[i % colors.length]}">${escape(s.name)}</text>`;
-  }).join('');
-  return frame(title, xLabel, yLabel, body, niceTicks(xMax).map((v) => [X(v), String(v)]), niceTicks(yTop).map((v) => [Y(v), String(v)]));
+  const body = series
+    .map((s, i) => {
+      const d = s.points.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join('');
+      return `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="1.5"/><text x="${W - M.right - 4}" y="${M.top + 14 * (i + 1)}" text-anchor="end" fill="${colors[i % colors.length]}">${escape(s.name)}</text>`;
+    })
+    .join('');
+  return frame(
+    title,
+    xLabel,
+    yLabel,
+    body,
+    niceTicks(xMax).map((v) => [X(v), String(v)]),
+    niceTicks(yTop).map((v) => [Y(v), String(v)]),
+  );
 }

@@ -35,9 +35,18 @@ export function pack(ctx: RunContext, examples: readonly TokenizedExample[], pad
  * metrics.jsonl, evaluation and checkpoints under checkpoints/<name>; resumes from the newest
  * checkpoint there when the run is being resumed.
  */
-export async function trainModel(ctx: RunContext, o: {
-  name: string; model: Llama; rows: PackedRow[]; evalRows?: PackedRow[]; schedule: Schedule; steps?: number; trainable?: Map<string, tf.Variable>;
-}): Promise<TrainSummary> {
+export async function trainModel(
+  ctx: RunContext,
+  o: {
+    name: string;
+    model: Llama;
+    rows: PackedRow[];
+    evalRows?: PackedRow[];
+    schedule: Schedule;
+    steps?: number;
+    trainable?: Map<string, tf.Variable>;
+  },
+): Promise<TrainSummary> {
   const s = o.schedule;
   const perStep = s.batchSize * s.gradAccum;
   const steps = o.steps ?? Math.max(1, Math.ceil((o.rows.length * s.epochs) / perStep));
@@ -46,7 +55,9 @@ export async function trainModel(ctx: RunContext, o: {
     // Steps after the checkpoint (or all of them, without one) run again: their old metrics go.
     const from = resumeFrom ? Number(/checkpoint-(\d+)$/.exec(resumeFrom)![1]) : 0;
     await ctx.dropMetricsAfter(o.name, from);
-    log(resumeFrom ? `${o.name}: resuming from ${resumeFrom}` : `${o.name}: no checkpoint yet; starting the stage over`);
+    log(
+      resumeFrom ? `${o.name}: resuming from ${resumeFrom}` : `${o.name}: no checkpoint yet; starting the stage over`,
+    );
   }
   const seqLength = o.rows[0].input_ids.length;
   const bar = progress(o.name, steps);
@@ -61,7 +72,15 @@ export async function trainModel(ctx: RunContext, o: {
     steps,
     seed: ctx.config.seed,
     trainable: o.trainable,
-    optimizer: { ...DEFAULT_OPTIMIZER, lr: s.lr, warmupSteps: Math.min(s.warmupSteps, Math.floor(steps / 2)), totalSteps: steps, minLrRatio: s.minLrRatio, weightDecay: s.weightDecay, clipNorm: s.clipNorm },
+    optimizer: {
+      ...DEFAULT_OPTIMIZER,
+      lr: s.lr,
+      warmupSteps: Math.min(s.warmupSteps, Math.floor(steps / 2)),
+      totalSteps: steps,
+      minLrRatio: s.minLrRatio,
+      weightDecay: s.weightDecay,
+      clipNorm: s.clipNorm,
+    },
     evalRows: o.evalRows,
     evalEvery: s.evalEvery,
     checkpointDir: ctx.path('checkpoints', o.name),
@@ -85,7 +104,14 @@ export async function trainModel(ctx: RunContext, o: {
   const evalLoss = result.evals.at(-1)?.loss ?? (o.evalRows ? evaluateRows(o.model, o.evalRows, s.batchSize) : null);
   bar.finish(`loss ${lastLoss.toFixed(3)}${evalLoss !== null ? `, eval loss ${evalLoss.toFixed(3)}` : ''}`);
   return {
-    name: o.name, steps, rows: o.rows.length, tokensPerStep: perStep * seqLength, seconds,
-    tokensPerSecond: tokens / seconds, finalLoss: result.history.at(-1)?.loss ?? lastLoss, evalLoss, resumedFrom: resumeFrom ?? null,
+    name: o.name,
+    steps,
+    rows: o.rows.length,
+    tokensPerStep: perStep * seqLength,
+    seconds,
+    tokensPerSecond: tokens / seconds,
+    finalLoss: result.history.at(-1)?.loss ?? lastLoss,
+    evalLoss,
+    resumedFrom: resumeFrom ?? null,
   };
 }

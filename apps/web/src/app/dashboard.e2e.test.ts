@@ -7,7 +7,16 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRun, workspaceRoot } from '../testing/trainer-run';
 
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -25,18 +34,28 @@ describe('dashboard in a real browser', () => {
   let run: { runsDir: string; id: string };
 
   beforeAll(async () => {
-    if (!existsSync(path.join(workspaceRoot, 'apps/web/.next/BUILD_ID'))) throw new Error('apps/web is not built: run `npx nx run web:build` (nx run web:test does it first)');
+    if (!existsSync(path.join(workspaceRoot, 'apps/web/.next/BUILD_ID')))
+      throw new Error('apps/web is not built: run `npx nx run web:build` (nx run web:test does it first)');
     run = await makeRun();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = spawn(path.join(workspaceRoot, 'node_modules/.bin/next'), ['start', 'apps/web', '-p', String(port), '-H', '127.0.0.1'], {
-      cwd: workspaceRoot, env: { ...process.env, TUNEKIT_RUNS_DIR: run.runsDir, NEXT_TELEMETRY_DISABLED: '1' }, stdio: 'pipe',
-    });
+    server = spawn(
+      path.join(workspaceRoot, 'node_modules/.bin/next'),
+      ['start', 'apps/web', '-p', String(port), '-H', '127.0.0.1'],
+      {
+        cwd: workspaceRoot,
+        env: { ...process.env, TUNEKIT_RUNS_DIR: run.runsDir, NEXT_TELEMETRY_DISABLED: '1' },
+        stdio: 'pipe',
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       server.stdout!.on('data', (d: Buffer) => d.toString().includes('Ready') && resolve());
       server.on('exit', (code) => reject(new Error(`next start exited with ${code}`)));
     });
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: CHROMIUM_FLAGS,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -52,7 +71,9 @@ describe('dashboard in a real browser', () => {
     await page.waitForURL(`**/runs/${run.id}`);
     await expect.poll(() => page.getByTestId('dataset-table').locator('tbody tr').count(), { timeout: 20_000 }).toBe(3);
     expect(await page.getByTestId('efficiency-sft').textContent()).toMatch(/\d+\.\d% efficiency/);
-    await expect.poll(() => page.getByTestId('histogram-sft').locator('.recharts-bar-rectangle').count(), { timeout: 20_000 }).toBeGreaterThan(3);
+    await expect
+      .poll(() => page.getByTestId('histogram-sft').locator('.recharts-bar-rectangle').count(), { timeout: 20_000 })
+      .toBeGreaterThan(3);
     const trained = await page.locator('mark[data-trained]').first().textContent();
     expect(trained).toMatch(/<\|im_end\|>$/);
     const shots = path.join(workspaceRoot, 'tmp/screenshots');

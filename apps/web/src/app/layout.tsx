@@ -1,6 +1,15 @@
 import '@mantine/core/styles.css';
 import '@mantine/charts/styles.css';
-import { AppShell, AppShellHeader, AppShellMain, ColorSchemeScript, Group, MantineProvider, Title, mantineHtmlProps } from '@mantine/core';
+import {
+  AppShell,
+  AppShellHeader,
+  AppShellMain,
+  ColorSchemeScript,
+  Group,
+  MantineProvider,
+  Title,
+  mantineHtmlProps,
+} from '@mantine/core';
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
@@ -20,7 +29,9 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             <AppShell header={{ height: 52 }} padding="md">
               <AppShellHeader>
                 <Group h="100%" px="md">
-                  <Link href="/" style={{ color: 'inherit', textDecoration: 'none' }}><Title order={4}>tunekit</Title></Link>
+                  <Link href="/" style={{ color: 'inherit', textDecoration: 'none' }}>
+                    <Title order={4}>tunekit</Title>
+                  </Link>
                 </Group>
               </AppShellHeader>
               <AppShellMain>{children}</AppShellMain>

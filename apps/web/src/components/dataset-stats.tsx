@@ -13,13 +13,24 @@ export function DatasetStats({ statistics }: { statistics: Record<string, Datase
     <>
       <Table withTableBorder data-testid="dataset-table" mb="md">
         <Table.Thead>
-          <Table.Tr><Table.Th>dataset</Table.Th><Table.Th>rows</Table.Th><Table.Th>tokens</Table.Th><Table.Th>trainable</Table.Th><Table.Th>length p50 / p95 / max</Table.Th></Table.Tr>
+          <Table.Tr>
+            <Table.Th>dataset</Table.Th>
+            <Table.Th>rows</Table.Th>
+            <Table.Th>tokens</Table.Th>
+            <Table.Th>trainable</Table.Th>
+            <Table.Th>length p50 / p95 / max</Table.Th>
+          </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
           {entries.map(([name, s]) => (
             <Table.Tr key={name}>
-              <Table.Td>{name}</Table.Td><Table.Td>{s.rows}</Table.Td><Table.Td>{s.tokens}</Table.Td>
-              <Table.Td>{pct(s.trainableFraction)}</Table.Td><Table.Td>{s.length.p50} / {s.length.p95} / {s.length.max}</Table.Td>
+              <Table.Td>{name}</Table.Td>
+              <Table.Td>{s.rows}</Table.Td>
+              <Table.Td>{s.tokens}</Table.Td>
+              <Table.Td>{pct(s.trainableFraction)}</Table.Td>
+              <Table.Td>
+                {s.length.p50} / {s.length.p95} / {s.length.max}
+              </Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>
@@ -28,7 +39,9 @@ export function DatasetStats({ statistics }: { statistics: Record<string, Datase
         {entries.map(([name, s]) => (
           <Card withBorder key={name} data-testid={`histogram-${name}`}>
             <Title order={5}>{name}: tokens per example</Title>
-            <Text size="xs" c="dimmed" mb="xs">{s.rows} rows</Text>
+            <Text size="xs" c="dimmed" mb="xs">
+              {s.rows} rows
+            </Text>
             <BarChart
               h={200}
               data={s.lengthHistogram.counts.map((count, i) => ({ tokens: `${s.lengthHistogram.edges[i]}`, count }))}

@@ -43,7 +43,10 @@ export function loadCountries(): CountryFacts[] {
  * ("Niger" / "Nigeria" is fine, "Guinea" / "Papua New Guinea" is not), so no held-out name can
  * appear inside a training question.
  */
-export function splitByEntity(facts: readonly CountryFacts[], options: { seed: number; heldOutFraction: number }): { train: CountryFacts[]; heldOut: CountryFacts[] } {
+export function splitByEntity(
+  facts: readonly CountryFacts[],
+  options: { seed: number; heldOutFraction: number },
+): { train: CountryFacts[]; heldOut: CountryFacts[] } {
   const parent = facts.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const names = facts.map((f) => [f.name, f.capital]);

@@ -6,7 +6,12 @@ describe('the default corpus from countries-list facts', () => {
   const metaOf = (c: { meta?: Record<string, unknown> }) => c.meta as InstructionMeta;
 
   it('splits countries by entity and builds every task type', () => {
-    const tasks = (list: typeof corpus.train) => Object.fromEntries([...new Set(list.map((c) => metaOf(c).task))].sort().map((t) => [t, list.filter((c) => metaOf(c).task === t).length]));
+    const tasks = (list: typeof corpus.train) =>
+      Object.fromEntries(
+        [...new Set(list.map((c) => metaOf(c).task))]
+          .sort()
+          .map((t) => [t, list.filter((c) => metaOf(c).task === t).length]),
+      );
     const summary = {
       countries: corpus.facts.length,
       trainEntities: corpus.trainEntities.length,
@@ -20,7 +25,19 @@ describe('the default corpus from countries-list facts', () => {
     expect(summary.countries).toBe(247);
     expect(summary.trainEntities + summary.heldOutEntities).toBe(247);
     expect(Math.abs(summary.heldOutEntities - 124)).toBeLessThanOrEqual(3);
-    for (const task of ['qa', 'classification', 'comparison', 'extraction', 'json', 'bullets', 'table', 'summary', 'multi_turn', 'refusal_harmful', 'refusal_out_of_scope']) {
+    for (const task of [
+      'qa',
+      'classification',
+      'comparison',
+      'extraction',
+      'json',
+      'bullets',
+      'table',
+      'summary',
+      'multi_turn',
+      'refusal_harmful',
+      'refusal_out_of_scope',
+    ]) {
       expect(summary.trainTasks[task], task).toBeGreaterThan(0);
       expect(summary.heldOutTasks[task], task).toBeGreaterThan(0);
     }
@@ -48,7 +65,8 @@ describe('the default corpus from countries-list facts', () => {
     const about = docs.filter((d) => d.includes(f.name) && d.includes(f.capital));
     expect(about.length).toBeGreaterThanOrEqual(3);
     expect(new Set(about).size).toBe(about.length);
-    for (const d of about) for (const value of [f.capital, f.continent, f.currency, f.language, `+${f.phone}`]) expect(d).toContain(value);
+    for (const d of about)
+      for (const value of [f.capital, f.continent, f.currency, f.language, `+${f.phone}`]) expect(d).toContain(value);
     console.log('pre-training samples:\n' + about.join('\n'));
   });
 
@@ -56,7 +74,9 @@ describe('the default corpus from countries-list facts', () => {
     const again = buildDefaultCorpus({ seed: 1234 });
     expect(again.train.map((c) => c.messages)).toEqual(corpus.train.map((c) => c.messages));
     expect([...again.pretraining({ exposures: 1 })]).toEqual([...corpus.pretraining({ exposures: 1 })]);
-    expect(buildDefaultCorpus({ seed: 99 }).heldOutEntities.map((f) => f.id)).not.toEqual(corpus.heldOutEntities.map((f) => f.id));
+    expect(buildDefaultCorpus({ seed: 99 }).heldOutEntities.map((f) => f.id)).not.toEqual(
+      corpus.heldOutEntities.map((f) => f.id),
+    );
   });
 
   it('prints a few rows of each kind', () => {

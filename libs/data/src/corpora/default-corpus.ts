@@ -28,7 +28,10 @@ export interface DefaultCorpus {
 export function buildDefaultCorpus(options: DefaultCorpusOptions = {}): DefaultCorpus {
   const seed = options.seed ?? 1234;
   const facts = loadCountries();
-  const { train: trainEntities, heldOut: heldOutEntities } = splitByEntity(facts, { seed, heldOutFraction: options.heldOutFraction ?? 0.5 });
+  const { train: trainEntities, heldOut: heldOutEntities } = splitByEntity(facts, {
+    seed,
+    heldOutFraction: options.heldOutFraction ?? 0.5,
+  });
   const rng = new Rng(seed).fork('instructions');
   const build = (entities: CountryFacts[], split: InstructionMeta['split']) => {
     const out: Conversation[] = [];
@@ -46,9 +49,12 @@ export function buildDefaultCorpus(options: DefaultCorpusOptions = {}): DefaultC
   label(train, 'train');
   label(heldOut, 'held_out');
   return {
-    facts, trainEntities, heldOutEntities,
+    facts,
+    trainEntities,
+    heldOutEntities,
     train: new Rng(seed).fork('order').shuffle(train),
     heldOut,
-    pretraining: ({ exposures, seed: docSeed, style }) => pretrainingDocuments(facts, { seed: docSeed ?? seed, exposures, style }),
+    pretraining: ({ exposures, seed: docSeed, style }) =>
+      pretrainingDocuments(facts, { seed: docSeed ?? seed, exposures, style }),
   };
 }

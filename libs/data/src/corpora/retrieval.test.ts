@@ -9,10 +9,26 @@ describe('the fact retrieval collection', () => {
   const { heldOutEntities, trainEntities } = buildDefaultCorpus({ seed: 1234 });
 
   it('builds passages, profiles, questions and instruction pairs', () => {
-    const kinds = (split: typeof r.train) => [...split.queries.values()].reduce<Record<string, number>>((acc, q) => ({ ...acc, [String(q.metadata?.kind)]: (acc[String(q.metadata?.kind)] ?? 0) + 1 }), {});
+    const kinds = (split: typeof r.train) =>
+      [...split.queries.values()].reduce<Record<string, number>>(
+        (acc, q) => ({ ...acc, [String(q.metadata?.kind)]: (acc[String(q.metadata?.kind)] ?? 0) + 1 }),
+        {},
+      );
     const summary = {
-      documents: r.corpus.size, trainQueries: kinds(r.train), testQueries: kinds(r.test), trainPairs: r.train.pairs.length, testPairs: r.test.pairs.length,
-      sample: { document: r.corpus.get('PE-currency'), query: [...r.test.queries.values()][0], pair: r.test.pairs.at(-1) && { ...r.test.pairs.at(-1)!, original: r.test.pairs.at(-1)!.original.instruction, altered: r.test.pairs.at(-1)!.altered.instruction } },
+      documents: r.corpus.size,
+      trainQueries: kinds(r.train),
+      testQueries: kinds(r.test),
+      trainPairs: r.train.pairs.length,
+      testPairs: r.test.pairs.length,
+      sample: {
+        document: r.corpus.get('PE-currency'),
+        query: [...r.test.queries.values()][0],
+        pair: r.test.pairs.at(-1) && {
+          ...r.test.pairs.at(-1)!,
+          original: r.test.pairs.at(-1)!.original.instruction,
+          altered: r.test.pairs.at(-1)!.altered.instruction,
+        },
+      },
     };
     console.log(JSON.stringify(summary, null, 2));
     expect(r.corpus.size).toBe(247 * 7);
@@ -41,14 +57,22 @@ describe('the fact retrieval collection', () => {
 
   it('asks test questions only about held-out countries, and training questions never name one', () => {
     const heldOut = new Set(heldOutEntities.map((f) => f.id));
-    const trainText = [...r.train.queries.values()].map((q) => q.text).concat(r.train.pairs.flatMap((p) => [p.query, p.original.instruction, p.altered.instruction])).join('\n');
-    expect(heldOutEntities.filter((f) => mentions(trainText, f.name) || mentions(trainText, f.capital)).map((f) => f.name)).toEqual([]);
+    const trainText = [...r.train.queries.values()]
+      .map((q) => q.text)
+      .concat(r.train.pairs.flatMap((p) => [p.query, p.original.instruction, p.altered.instruction]))
+      .join('\n');
+    expect(
+      heldOutEntities.filter((f) => mentions(trainText, f.name) || mentions(trainText, f.capital)).map((f) => f.name),
+    ).toEqual([]);
     for (const [qid, judged] of r.test.qrels) {
       if (r.test.queries.get(qid)!.metadata?.kind === 'value') continue;
       for (const doc of judged.keys()) expect(heldOut.has(doc.split('-')[0]), `${qid} ${doc}`).toBe(true);
     }
-    const trainValues = new Set([...r.train.queries.values()].filter((q) => q.metadata?.kind === 'value').map((q) => q.text));
-    for (const q of r.test.queries.values()) if (q.metadata?.kind === 'value') expect(trainValues.has(q.text)).toBe(false);
+    const trainValues = new Set(
+      [...r.train.queries.values()].filter((q) => q.metadata?.kind === 'value').map((q) => q.text),
+    );
+    for (const q of r.test.queries.values())
+      if (q.metadata?.kind === 'value') expect(trainValues.has(q.text)).toBe(false);
   });
 
   it('is deterministic, and round-trips through BEIR files', async () => {

@@ -70,11 +70,36 @@ const PASSAGES: Record<Attribute, Passage[]> = {
 };
 
 const QUESTIONS: Record<Attribute, Passage[]> = {
-  capital: [(f) => `What is the capital of ${f.name}?`, (f) => `Which city is the capital of ${f.name}?`, (f) => `${f.name} capital city`, (f) => `Where is the government of ${f.name} based?`],
-  continent: [(f) => `On which continent is ${f.name}?`, (f) => `Where in the world is ${f.name}?`, (f) => `${f.name} continent`, (f) => `Which part of the world is ${f.name} in?`],
-  currency: [(f) => `What currency does ${f.name} use?`, (f) => `Which money do people pay with in ${f.name}?`, (f) => `${f.name} currency`, (f) => `What do I need to pay for things in ${f.name}?`],
-  language: [(f) => `What language is spoken in ${f.name}?`, (f) => `Which language do people in ${f.name} speak?`, (f) => `${f.name} language`, (f) => `What language will I hear in ${f.name}?`],
-  phone: [(f) => `What is the calling code of ${f.name}?`, (f) => `Which dialing code do I use to phone ${f.name}?`, (f) => `${f.name} phone code`, (f) => `How do I call a number in ${f.name} from abroad?`],
+  capital: [
+    (f) => `What is the capital of ${f.name}?`,
+    (f) => `Which city is the capital of ${f.name}?`,
+    (f) => `${f.name} capital city`,
+    (f) => `Where is the government of ${f.name} based?`,
+  ],
+  continent: [
+    (f) => `On which continent is ${f.name}?`,
+    (f) => `Where in the world is ${f.name}?`,
+    (f) => `${f.name} continent`,
+    (f) => `Which part of the world is ${f.name} in?`,
+  ],
+  currency: [
+    (f) => `What currency does ${f.name} use?`,
+    (f) => `Which money do people pay with in ${f.name}?`,
+    (f) => `${f.name} currency`,
+    (f) => `What do I need to pay for things in ${f.name}?`,
+  ],
+  language: [
+    (f) => `What language is spoken in ${f.name}?`,
+    (f) => `Which language do people in ${f.name} speak?`,
+    (f) => `${f.name} language`,
+    (f) => `What language will I hear in ${f.name}?`,
+  ],
+  phone: [
+    (f) => `What is the calling code of ${f.name}?`,
+    (f) => `Which dialing code do I use to phone ${f.name}?`,
+    (f) => `${f.name} phone code`,
+    (f) => `How do I call a number in ${f.name} from abroad?`,
+  ],
 };
 
 /** Questions that name the country by its capital: answering needs the fact that links them. */
@@ -92,8 +117,18 @@ const BY_VALUE: Record<Exclude<Attribute, 'capital' | 'phone'>, (v: string) => s
   language: (v) => `In which countries is ${v} spoken?`,
 };
 
-const LABELS: Record<Attribute, string> = { capital: 'capital', continent: 'continent', currency: 'currency', language: 'language', phone: 'calling code' };
-const ABOUT = [(f: CountryFacts) => `Tell me about ${f.name}.`, (f: CountryFacts) => `What do you know about ${f.name}?`, (f: CountryFacts) => `${f.name}`];
+const LABELS: Record<Attribute, string> = {
+  capital: 'capital',
+  continent: 'continent',
+  currency: 'currency',
+  language: 'language',
+  phone: 'calling code',
+};
+const ABOUT = [
+  (f: CountryFacts) => `Tell me about ${f.name}.`,
+  (f: CountryFacts) => `What do you know about ${f.name}?`,
+  (f: CountryFacts) => `${f.name}`,
+];
 
 export interface FactRetrievalOptions {
   seed?: number;
@@ -123,11 +158,17 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
       factsIn.set(id, new Set(chosen));
     }
   }
-  const docsOf = (f: CountryFacts) => [...ATTRIBUTES.map((a) => `${f.id}-${a}`), `${f.id}-profile-1`, `${f.id}-profile-2`];
+  const docsOf = (f: CountryFacts) => [
+    ...ATTRIBUTES.map((a) => `${f.id}-${a}`),
+    `${f.id}-profile-1`,
+    `${f.id}-profile-2`,
+  ];
   /** Documents stating fact `a` of `f`: its passage (grade 2) and the profiles that include it (grade 1). */
   const judged = (f: CountryFacts, a: Attribute, into = new Map<string, number>()) => {
     into.set(`${f.id}-${a}`, 2);
-    for (const k of [1, 2]) if (factsIn.get(`${f.id}-profile-${k}`)!.has(a)) into.set(`${f.id}-profile-${k}`, Math.max(1, into.get(`${f.id}-profile-${k}`) ?? 0));
+    for (const k of [1, 2])
+      if (factsIn.get(`${f.id}-profile-${k}`)!.has(a))
+        into.set(`${f.id}-profile-${k}`, Math.max(1, into.get(`${f.id}-profile-${k}`) ?? 0));
     return into;
   };
 
@@ -139,9 +180,10 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
       queries.set(id, { id, text, metadata: { kind } });
       qrels.set(id, relevant);
     };
-    const phrasings = name === 'train' ? options.trainPhrasings ?? 2 : 1;
+    const phrasings = name === 'train' ? (options.trainPhrasings ?? 2) : 1;
     for (const f of entities) {
-      for (const a of ATTRIBUTES) for (const q of rng.shuffle([...QUESTIONS[a]]).slice(0, phrasings)) add(q(f), judged(f, a), 'fact');
+      for (const a of ATTRIBUTES)
+        for (const q of rng.shuffle([...QUESTIONS[a]]).slice(0, phrasings)) add(q(f), judged(f, a), 'fact');
       const a = rng.pick(['continent', 'currency', 'language', 'phone'] as const);
       add(BRIDGES[a](f.capital), judged(f, a), 'bridge');
     }
@@ -170,8 +212,14 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
       pairs.push({
         id: `${name}-pair-${pairs.length}`,
         query: rng.pick(ABOUT)(f),
-        original: { instruction: `Any document about ${f.name} is relevant.`, qrels: new Map(docsOf(f).map((d) => [d, 1])) },
-        altered: { instruction: `Only documents that state the ${LABELS[a]} of ${f.name} are relevant.`, qrels: judged(f, a) },
+        original: {
+          instruction: `Any document about ${f.name} is relevant.`,
+          qrels: new Map(docsOf(f).map((d) => [d, 1])),
+        },
+        altered: {
+          instruction: `Only documents that state the ${LABELS[a]} of ${f.name} are relevant.`,
+          qrels: judged(f, a),
+        },
       });
     }
     for (const a of ['currency', 'language'] as const) {
@@ -189,8 +237,14 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
           pairs.push({
             id: `${name}-pair-${pairs.length}`,
             query: BY_VALUE[a](v),
-            original: { instruction: `A document is relevant if it names a country where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`, qrels: original },
-            altered: { instruction: `A document is relevant only if it names a country in ${continent} where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`, qrels: altered },
+            original: {
+              instruction: `A document is relevant if it names a country where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`,
+              qrels: original,
+            },
+            altered: {
+              instruction: `A document is relevant only if it names a country in ${continent} where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`,
+              qrels: altered,
+            },
           });
         }
       }
@@ -198,5 +252,10 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
     return pairs;
   };
 
-  return { corpus, train: split(train, 'train'), test: split(heldOut, 'test'), entities: { train: train.map((f) => f.id), test: heldOut.map((f) => f.id) } };
+  return {
+    corpus,
+    train: split(train, 'train'),
+    test: split(heldOut, 'test'),
+    entities: { train: train.map((f) => f.id), test: heldOut.map((f) => f.id) },
+  };
 }

@@ -20,12 +20,20 @@ const messagesOf = (e: { kind: string; conversation?: Conversation }) => e.conve
 
 describe('reading instruction formats', () => {
   it('normalises messages, prompt/completion, alpaca and sharegpt to one conversation type', async () => {
-    const expected = [{ role: 'user', content: 'What is the capital of Peru?' }, { role: 'assistant', content: 'Lima.' }];
+    const expected = [
+      { role: 'user', content: 'What is the capital of Peru?' },
+      { role: 'assistant', content: 'Lima.' },
+    ];
     const sources = {
       'messages.jsonl': { messages: expected },
       'pc.jsonl': { prompt: 'What is the capital of Peru?', completion: 'Lima.' },
       'alpaca.jsonl': { instruction: 'What is the capital of Peru?', input: '', output: 'Lima.' },
-      'sharegpt.jsonl': { conversations: [{ from: 'human', value: 'What is the capital of Peru?' }, { from: 'gpt', value: 'Lima.' }] },
+      'sharegpt.jsonl': {
+        conversations: [
+          { from: 'human', value: 'What is the capital of Peru?' },
+          { from: 'gpt', value: 'Lima.' },
+        ],
+      },
     };
     for (const [name, row] of Object.entries(sources)) {
       const { examples, report } = await readDataset(await file(name, jsonl([row])));
@@ -35,38 +43,85 @@ describe('reading instruction formats', () => {
   });
 
   it('keeps alpaca input, system prompts, multi-turn and per-message train flags', async () => {
-    const { examples } = await readDataset(await file('mixed.jsonl', jsonl([
-      { instruction: 'Translate.', input: 'Bonjour', output: 'Hello', system: 'Be exact.' },
-    ])));
-    expect(messagesOf(examples[0] as never)).toEqual([{ role: 'system', content: 'Be exact.' }, { role: 'user', content: 'Translate.\n\nBonjour' }, { role: 'assistant', content: 'Hello' }]);
-    const chat = await readDataset(await file('turns.jsonl', jsonl([{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b', train: false }, { role: 'user', content: 'c' }, { role: 'assistant', content: 'd' }] }])));
+    const { examples } = await readDataset(
+      await file(
+        'mixed.jsonl',
+        jsonl([{ instruction: 'Translate.', input: 'Bonjour', output: 'Hello', system: 'Be exact.' }]),
+      ),
+    );
+    expect(messagesOf(examples[0] as never)).toEqual([
+      { role: 'system', content: 'Be exact.' },
+      { role: 'user', content: 'Translate.\n\nBonjour' },
+      { role: 'assistant', content: 'Hello' },
+    ]);
+    const chat = await readDataset(
+      await file(
+        'turns.jsonl',
+        jsonl([
+          {
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: 'b', train: false },
+              { role: 'user', content: 'c' },
+              { role: 'assistant', content: 'd' },
+            ],
+          },
+        ]),
+      ),
+    );
     expect(messagesOf(chat.examples[0] as never)[1]).toEqual({ role: 'assistant', content: 'b', train: false });
   });
 
   it('conversational prompt/completion never trains the prompt', async () => {
-    const { examples } = await readDataset(await file('pcc.jsonl', jsonl([{ prompt: [{ role: 'user', content: 'Hi' }], completion: [{ role: 'assistant', content: 'Hello' }] }])));
-    expect(messagesOf(examples[0] as never)).toEqual([{ role: 'user', content: 'Hi', train: false }, { role: 'assistant', content: 'Hello' }]);
+    const { examples } = await readDataset(
+      await file(
+        'pcc.jsonl',
+        jsonl([{ prompt: [{ role: 'user', content: 'Hi' }], completion: [{ role: 'assistant', content: 'Hello' }] }]),
+      ),
+    );
+    expect(messagesOf(examples[0] as never)).toEqual([
+      { role: 'user', content: 'Hi', train: false },
+      { role: 'assistant', content: 'Hello' },
+    ]);
   });
 
   it('reports a bad row as file:line: field: message and stops by default', async () => {
-    const p = await file('bad.jsonl', jsonl([
-      { messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }] },
-      { messages: [{ role: 'user', content: 'Hi' }, { role: 'robot', content: 'Hello' }] },
-    ]));
+    const p = await file(
+      'bad.jsonl',
+      jsonl([
+        {
+          messages: [
+            { role: 'user', content: 'Hi' },
+            { role: 'assistant', content: 'Hello' },
+          ],
+        },
+        {
+          messages: [
+            { role: 'user', content: 'Hi' },
+            { role: 'robot', content: 'Hello' },
+          ],
+        },
+      ]),
+    );
     const err = await readDataset(p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
-    expect((err as DataError).message).toMatch(/bad\.jsonl:2: messages\[1\]\.role: must be "system", "user" or "assistant"/);
+    expect((err as DataError).message).toMatch(
+      /bad\.jsonl:2: messages\[1\]\.role: must be "system", "user" or "assistant"/,
+    );
   });
 
   it('skips bad rows on request and lists every one of them', async () => {
-    const p = await file('skip.jsonl', [
-      JSON.stringify({ instruction: 'a', output: 'b' }),
-      '{not json',
-      JSON.stringify({ instruction: 'a', output: '' }),
-      '',
-      JSON.stringify({ instruction: 'a', input: 3, output: 'b' }),
-      JSON.stringify({ instruction: 'c', output: 'd' }),
-    ].join('\n'));
+    const p = await file(
+      'skip.jsonl',
+      [
+        JSON.stringify({ instruction: 'a', output: 'b' }),
+        '{not json',
+        JSON.stringify({ instruction: 'a', output: '' }),
+        '',
+        JSON.stringify({ instruction: 'a', input: 3, output: 'b' }),
+        JSON.stringify({ instruction: 'c', output: 'd' }),
+      ].join('\n'),
+    );
     const { examples, report } = await readDataset(p, { onError: 'skip' });
     expect(examples).toHaveLength(2);
     expect(report.rows).toBe(5);
@@ -76,13 +131,29 @@ describe('reading instruction formats', () => {
   });
 
   it('rejects an empty assistant turn, a conversation with nothing to train, and an unknown format', async () => {
-    const empty = await file('empty-turn.jsonl', jsonl([{ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: ' ' }] }]));
-    await expect(readDataset(empty)).rejects.toThrow(/empty-turn\.jsonl:1: messages\[1\]\.content: assistant message is empty/);
+    const empty = await file(
+      'empty-turn.jsonl',
+      jsonl([
+        {
+          messages: [
+            { role: 'user', content: 'Hi' },
+            { role: 'assistant', content: ' ' },
+          ],
+        },
+      ]),
+    );
+    await expect(readDataset(empty)).rejects.toThrow(
+      /empty-turn\.jsonl:1: messages\[1\]\.content: assistant message is empty/,
+    );
     const noAssistant = await file('no-assistant.jsonl', jsonl([{ messages: [{ role: 'user', content: 'Hi' }] }]));
-    await expect(readDataset(noAssistant)).rejects.toThrow(/no-assistant\.jsonl:1: \(row\): needs at least one assistant message/);
+    await expect(readDataset(noAssistant)).rejects.toThrow(
+      /no-assistant\.jsonl:1: \(row\): needs at least one assistant message/,
+    );
     const unknown = await file('unknown.jsonl', jsonl([{ question: 'Hi', answer: 'Hello' }]));
     await expect(readDataset(unknown)).rejects.toThrow(/cannot tell the format from keys \{question, answer\}/);
-    await expect(readDataset(await file('nothing.jsonl', '\n\n'))).rejects.toThrow(/no rows; an empty dataset would train on nothing/);
+    await expect(readDataset(await file('nothing.jsonl', '\n\n'))).rejects.toThrow(
+      /no rows; an empty dataset would train on nothing/,
+    );
   });
 
   it('streams a JSON array element by element with the line each starts on', async () => {
@@ -92,7 +163,9 @@ describe('reading instruction formats', () => {
     const texts: string[] = [];
     for await (const e of examples) if (e.kind === 'text') texts.push(e.document.text);
     expect(texts).toEqual(['first', 'second, with [brackets] and "quotes" {}', big, 'last']);
-    expect(report.skipped).toEqual([{ file: expect.stringContaining('docs.json'), line: 5, field: 'text', message: expect.any(String) }]);
+    expect(report.skipped).toEqual([
+      { file: expect.stringContaining('docs.json'), line: 5, field: 'text', message: expect.any(String) },
+    ]);
   });
 
   it('says what is wrong with a JSON file that is not an array', async () => {

@@ -27,8 +27,14 @@ function parse(text: string, line: number): RawRecord {
   }
 }
 
-const OPEN_BRACE = 123, CLOSE_BRACE = 125, OPEN_BRACKET = 91, CLOSE_BRACKET = 93;
-const QUOTE = 34, BACKSLASH = 92, COMMA = 44, NEWLINE = 10;
+const OPEN_BRACE = 123,
+  CLOSE_BRACE = 125,
+  OPEN_BRACKET = 91,
+  CLOSE_BRACKET = 93;
+const QUOTE = 34,
+  BACKSLASH = 92,
+  COMMA = 44,
+  NEWLINE = 10;
 
 /**
  * Splits a top-level JSON array into its elements as text, tracking strings, escapes and nesting,
@@ -58,19 +64,33 @@ async function* readJsonArray(file: string): AsyncGenerator<RawRecord> {
       }
       if (c === QUOTE) {
         inString = true;
-        if (depth === 1 && scalarStart < 0) { scalarStart = i; sliceStart = i; elementLine = line; }
+        if (depth === 1 && scalarStart < 0) {
+          scalarStart = i;
+          sliceStart = i;
+          elementLine = line;
+        }
         continue;
       }
       if (c <= 32) continue;
-      if (ended) { yield { line, error: 'unexpected content after the top-level JSON array' }; return; }
+      if (ended) {
+        yield { line, error: 'unexpected content after the top-level JSON array' };
+        return;
+      }
       if (!started) {
-        if (c !== OPEN_BRACKET) { yield { line, error: 'a .json dataset must be a top-level array of rows (use .jsonl for one row per line)' }; return; }
+        if (c !== OPEN_BRACKET) {
+          yield { line, error: 'a .json dataset must be a top-level array of rows (use .jsonl for one row per line)' };
+          return;
+        }
         started = true;
         depth = 1;
         continue;
       }
       if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        if (depth === 1 && scalarStart < 0) { sliceStart = i; elementLine = line; element = []; }
+        if (depth === 1 && scalarStart < 0) {
+          sliceStart = i;
+          elementLine = line;
+          element = [];
+        }
         depth++;
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         depth--;
@@ -80,13 +100,25 @@ async function* readJsonArray(file: string): AsyncGenerator<RawRecord> {
           element = [];
           sliceStart = -1;
         } else if (depth === 0) {
-          if (scalarStart >= 0) { element.push(chunk.slice(sliceStart, i)); yield parse(element.join(''), elementLine); }
+          if (scalarStart >= 0) {
+            element.push(chunk.slice(sliceStart, i));
+            yield parse(element.join(''), elementLine);
+          }
           ended = true;
         }
       } else if (c === COMMA && depth === 1) {
-        if (scalarStart >= 0) { element.push(chunk.slice(sliceStart, i)); yield parse(element.join(''), elementLine); element = []; scalarStart = -1; sliceStart = -1; }
+        if (scalarStart >= 0) {
+          element.push(chunk.slice(sliceStart, i));
+          yield parse(element.join(''), elementLine);
+          element = [];
+          scalarStart = -1;
+          sliceStart = -1;
+        }
       } else if (depth === 1 && scalarStart < 0) {
-        scalarStart = i; sliceStart = i; elementLine = line; element = [];
+        scalarStart = i;
+        sliceStart = i;
+        elementLine = line;
+        element = [];
       }
     }
     if (sliceStart >= 0) element.push(chunk.slice(sliceStart));

@@ -20,19 +20,28 @@ function checkTurns(messages: Message[], ctx: z.RefinementCtx, path: (i: number)
   }
   messages.forEach((m, i) => {
     if (m.role === 'assistant' && m.content.trim() === '' && m.train !== false) {
-      ctx.addIssue({ code: 'custom', path: path(i), message: 'assistant message is empty (nothing to train on); remove it or set "train": false' });
+      ctx.addIssue({
+        code: 'custom',
+        path: path(i),
+        message: 'assistant message is empty (nothing to train on); remove it or set "train": false',
+      });
     }
   });
 }
 
 const messagesRow = z
-  .object({ messages: z.array(message, { error: 'must be a list of {role, content} messages' }).min(1, 'must not be empty') })
+  .object({
+    messages: z.array(message, { error: 'must be a list of {role, content} messages' }).min(1, 'must not be empty'),
+  })
   .superRefine((row, ctx) => checkTurns(row.messages, ctx, (i) => ['messages', i, 'content']));
 
-const promptCompletionRow = z.union([
-  z.object({ prompt: nonEmpty, completion: nonEmpty, system: z.string().optional() }),
-  z.object({ prompt: z.array(message).min(1), completion: z.array(message).min(1) }),
-], { error: 'needs "prompt" and "completion", both strings or both lists of messages' });
+const promptCompletionRow = z.union(
+  [
+    z.object({ prompt: nonEmpty, completion: nonEmpty, system: z.string().optional() }),
+    z.object({ prompt: z.array(message).min(1), completion: z.array(message).min(1) }),
+  ],
+  { error: 'needs "prompt" and "completion", both strings or both lists of messages' },
+);
 
 const alpacaRow = z.object({
   instruction: nonEmpty,
@@ -42,21 +51,36 @@ const alpacaRow = z.object({
 });
 
 const SHAREGPT_ROLES: Record<string, Message['role']> = {
-  system: 'system', human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant', chatgpt: 'assistant', bing: 'assistant', bard: 'assistant',
+  system: 'system',
+  human: 'user',
+  user: 'user',
+  gpt: 'assistant',
+  assistant: 'assistant',
+  chatgpt: 'assistant',
+  bing: 'assistant',
+  bard: 'assistant',
 };
 const sharegptRow = z
   .object({
     system: z.string().optional(),
     conversations: z
-      .array(z.object({
-        from: z.string().refine((r) => r in SHAREGPT_ROLES, `must be one of ${Object.keys(SHAREGPT_ROLES).join(', ')}`),
-        value: z.string({ error: 'must be a string' }),
-        train: z.boolean().optional(),
-      }))
+      .array(
+        z.object({
+          from: z
+            .string()
+            .refine((r) => r in SHAREGPT_ROLES, `must be one of ${Object.keys(SHAREGPT_ROLES).join(', ')}`),
+          value: z.string({ error: 'must be a string' }),
+          train: z.boolean().optional(),
+        }),
+      )
       .min(1, 'must not be empty'),
   })
   .superRefine((row, ctx) =>
-    checkTurns(row.conversations.map((t) => ({ role: SHAREGPT_ROLES[t.from], content: t.value, train: t.train })), ctx, (i) => ['conversations', i, 'value']),
+    checkTurns(
+      row.conversations.map((t) => ({ role: SHAREGPT_ROLES[t.from], content: t.value, train: t.train })),
+      ctx,
+      (i) => ['conversations', i, 'value'],
+    ),
   );
 
 const textRow = z.object({ text: nonEmpty });
@@ -93,7 +117,11 @@ export function normalise(format: FormatName, row: unknown, source: string): Exa
       const r = promptCompletionRow.parse(row);
       if (typeof r.prompt === 'string' && typeof r.completion === 'string') {
         const system: Message[] = 'system' in r && r.system ? [{ role: 'system', content: r.system }] : [];
-        return chat([...system, { role: 'user', content: r.prompt }, { role: 'assistant', content: r.completion }], source, meta);
+        return chat(
+          [...system, { role: 'user', content: r.prompt }, { role: 'assistant', content: r.completion }],
+          source,
+          meta,
+        );
       }
       // Conversational prompt/completion: the prompt is never trained, the completion always is.
       const prompt = (r.prompt as Message[]).map((m) => ({ ...cleanMessage(m), train: false }));
@@ -108,7 +136,9 @@ export function normalise(format: FormatName, row: unknown, source: string): Exa
     case 'sharegpt': {
       const r = sharegptRow.parse(row);
       const system: Message[] = r.system ? [{ role: 'system', content: r.system }] : [];
-      const turns = r.conversations.map((t) => cleanMessage({ role: SHAREGPT_ROLES[t.from], content: t.value, train: t.train }));
+      const turns = r.conversations.map((t) =>
+        cleanMessage({ role: SHAREGPT_ROLES[t.from], content: t.value, train: t.train }),
+      );
       return chat([...system, ...turns], source, meta);
     }
     case 'text':

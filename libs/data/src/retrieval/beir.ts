@@ -30,7 +30,11 @@ export interface BeirCollection {
   qrels: Qrels;
 }
 
-const docRow = z.object({ _id: z.union([z.string(), z.number()]).transform(String), title: z.string().optional().default(''), text: z.string({ error: 'must be a string' }) });
+const docRow = z.object({
+  _id: z.union([z.string(), z.number()]).transform(String),
+  title: z.string().optional().default(''),
+  text: z.string({ error: 'must be a string' }),
+});
 const queryRow = z.object({
   _id: z.union([z.string(), z.number()]).transform(String),
   text: z.string({ error: 'must be a string' }),
@@ -42,25 +46,45 @@ const queryRow = z.object({
 export async function readBeir(dir: string, options: { split?: string } = {}): Promise<BeirCollection> {
   const split = options.split ?? 'test';
   const corpus = new Map<string, BeirDocument>();
-  for (const row of await readRows(path.join(dir, 'corpus.jsonl'), docRow)) corpus.set(row._id, { id: row._id, title: row.title, text: row.text });
+  for (const row of await readRows(path.join(dir, 'corpus.jsonl'), docRow))
+    corpus.set(row._id, { id: row._id, title: row.title, text: row.text });
   const queries = new Map<string, BeirQuery>();
   for (const row of await readRows(path.join(dir, 'queries.jsonl'), queryRow)) {
-    queries.set(row._id, { id: row._id, text: row.text, ...(row.instruction ? { instruction: row.instruction } : {}), ...(row.metadata ? { metadata: row.metadata } : {}) });
+    queries.set(row._id, {
+      id: row._id,
+      text: row.text,
+      ...(row.instruction ? { instruction: row.instruction } : {}),
+      ...(row.metadata ? { metadata: row.metadata } : {}),
+    });
   }
   const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
   try {
     await access(qrelsFile);
   } catch {
     const available = await readdir(path.join(dir, 'qrels')).catch(() => []);
-    throw new DataError(`${qrelsFile}: not found${available.length ? `; available splits: ${available.map((f) => f.replace(/\.tsv$/, '')).join(', ')}` : ''}`);
+    throw new DataError(
+      `${qrelsFile}: not found${available.length ? `; available splits: ${available.map((f) => f.replace(/\.tsv$/, '')).join(', ')}` : ''}`,
+    );
   }
   const qrels = await readQrels(qrelsFile);
   const issues: RowIssue[] = [];
   for (const [qid, docs] of qrels) {
-    if (!queries.has(qid)) issues.push({ file: qrelsFile, line: 0, field: 'query-id', message: `query ${qid} is not in queries.jsonl` });
-    for (const did of docs.keys()) if (!corpus.has(did)) issues.push({ file: qrelsFile, line: 0, field: 'corpus-id', message: `document ${did} is not in corpus.jsonl` });
+    if (!queries.has(qid))
+      issues.push({ file: qrelsFile, line: 0, field: 'query-id', message: `query ${qid} is not in queries.jsonl` });
+    for (const did of docs.keys())
+      if (!corpus.has(did))
+        issues.push({
+          file: qrelsFile,
+          line: 0,
+          field: 'corpus-id',
+          message: `document ${did} is not in corpus.jsonl`,
+        });
   }
-  if (issues.length) throw new DataError(`${issues.length} judgments refer to unknown ids:\n${issues.slice(0, 10).map(formatIssue).join('\n')}`, issues);
+  if (issues.length)
+    throw new DataError(
+      `${issues.length} judgments refer to unknown ids:\n${issues.slice(0, 10).map(formatIssue).join('\n')}`,
+      issues,
+    );
   return { name: path.basename(path.resolve(dir)), corpus, queries, qrels };
 }
 
@@ -72,11 +96,14 @@ async function readRows<T>(file: string, schema: z.ZodType<T>): Promise<T[]> {
   }
   const rows: T[] = [];
   for await (const record of readRecords(file)) {
-    if ('error' in record) throw new DataError(formatIssue({ file, line: record.line, field: '(row)', message: record.error }));
+    if ('error' in record)
+      throw new DataError(formatIssue({ file, line: record.line, field: '(row)', message: record.error }));
     const parsed = schema.safeParse(record.value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new DataError(formatIssue({ file, line: record.line, field: issue.path.join('.') || '(row)', message: issue.message }));
+      throw new DataError(
+        formatIssue({ file, line: record.line, field: issue.path.join('.') || '(row)', message: issue.message }),
+      );
     }
     rows.push(parsed.data);
   }
@@ -96,10 +123,21 @@ export async function readQrels(file: string): Promise<Qrels> {
     const fields = line.trim().split(/\s+/);
     if (fields.length === 1 && fields[0] === '') continue;
     if (n === 1 && fields[0] === 'query-id') continue;
-    if (fields.length !== 3 && fields.length !== 4) throw new DataError(formatIssue({ file, line: n, field: '(row)', message: `expected "query-id corpus-id score" or "qid iter docid rel", got ${fields.length} fields` }));
+    if (fields.length !== 3 && fields.length !== 4)
+      throw new DataError(
+        formatIssue({
+          file,
+          line: n,
+          field: '(row)',
+          message: `expected "query-id corpus-id score" or "qid iter docid rel", got ${fields.length} fields`,
+        }),
+      );
     const [qid, did, grade] = fields.length === 3 ? fields : [fields[0], fields[2], fields[3]];
     const value = Number(grade);
-    if (!Number.isInteger(value)) throw new DataError(formatIssue({ file, line: n, field: 'score', message: `must be an integer, got "${grade}"` }));
+    if (!Number.isInteger(value))
+      throw new DataError(
+        formatIssue({ file, line: n, field: 'score', message: `must be an integer, got "${grade}"` }),
+      );
     if (!qrels.has(qid)) qrels.set(qid, new Map());
     qrels.get(qid)!.set(did, value);
   }
@@ -107,11 +145,28 @@ export async function readQrels(file: string): Promise<Qrels> {
 }
 
 /** Writes a collection in BEIR's layout (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`), readable by `readBeir`. */
-export async function writeBeir(dir: string, c: Omit<BeirCollection, 'name'>, options: { split?: string } = {}): Promise<void> {
+export async function writeBeir(
+  dir: string,
+  c: Omit<BeirCollection, 'name'>,
+  options: { split?: string } = {},
+): Promise<void> {
   await mkdir(path.join(dir, 'qrels'), { recursive: true });
   const lines = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-  await writeFile(path.join(dir, 'corpus.jsonl'), lines([...c.corpus.values()].map((d) => ({ _id: d.id, title: d.title, text: d.text }))));
-  await writeFile(path.join(dir, 'queries.jsonl'), lines([...c.queries.values()].map((q) => ({ _id: q.id, text: q.text, ...(q.instruction ? { instruction: q.instruction } : {}), ...(q.metadata ? { metadata: q.metadata } : {}) }))));
+  await writeFile(
+    path.join(dir, 'corpus.jsonl'),
+    lines([...c.corpus.values()].map((d) => ({ _id: d.id, title: d.title, text: d.text }))),
+  );
+  await writeFile(
+    path.join(dir, 'queries.jsonl'),
+    lines(
+      [...c.queries.values()].map((q) => ({
+        _id: q.id,
+        text: q.text,
+        ...(q.instruction ? { instruction: q.instruction } : {}),
+        ...(q.metadata ? { metadata: q.metadata } : {}),
+      })),
+    ),
+  );
   const qrels = ['query-id\tcorpus-id\tscore'];
   for (const [qid, docs] of c.qrels) for (const [did, grade] of docs) qrels.push(`${qid}\t${did}\t${grade}`);
   await writeFile(path.join(dir, 'qrels', `${options.split ?? 'test'}.tsv`), qrels.join('\n') + '\n');

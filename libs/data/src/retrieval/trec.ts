@@ -15,9 +15,20 @@ export async function readTrecRun(file: string): Promise<Run> {
     n++;
     if (line.trim() === '') continue;
     const fields = line.trim().split(/\s+/);
-    if (fields.length !== 6) throw new DataError(formatIssue({ file, line: n, field: '(row)', message: `expected 6 fields "qid Q0 docid rank score tag", got ${fields.length}` }));
+    if (fields.length !== 6)
+      throw new DataError(
+        formatIssue({
+          file,
+          line: n,
+          field: '(row)',
+          message: `expected 6 fields "qid Q0 docid rank score tag", got ${fields.length}`,
+        }),
+      );
     const score = Number(fields[4]);
-    if (!Number.isFinite(score)) throw new DataError(formatIssue({ file, line: n, field: 'score', message: `must be a number, got "${fields[4]}"` }));
+    if (!Number.isFinite(score))
+      throw new DataError(
+        formatIssue({ file, line: n, field: 'score', message: `must be a number, got "${fields[4]}"` }),
+      );
     if (!run.has(fields[0])) run.set(fields[0], new Map());
     run.get(fields[0])!.set(fields[2], score);
   }
@@ -28,12 +39,19 @@ export async function readTrecRun(file: string): Promise<Run> {
  * Writes a TREC run file, each query's documents by descending score (ties by descending document
  * id, as trec_eval orders them), ranks from 1.
  */
-export async function writeTrecRun(file: string, run: Run, tag: string, options: { depth?: number } = {}): Promise<void> {
+export async function writeTrecRun(
+  file: string,
+  run: Run,
+  tag: string,
+  options: { depth?: number } = {},
+): Promise<void> {
   if (/\s/.test(tag) || tag === '') throw new DataError(`run tag "${tag}" must be one word`);
   const lines: string[] = [];
   for (const [qid, docs] of run) {
     const ranked = [...docs].sort((a, b) => b[1] - a[1] || (b[0] < a[0] ? -1 : b[0] > a[0] ? 1 : 0));
-    ranked.slice(0, options.depth ?? ranked.length).forEach(([did, score], i) => lines.push(`${qid} Q0 ${did} ${i + 1} ${score} ${tag}`));
+    ranked
+      .slice(0, options.depth ?? ranked.length)
+      .forEach(([did, score], i) => lines.push(`${qid} Q0 ${did} ${i + 1} ${score} ${tag}`));
   }
   await writeFile(file, lines.join('\n') + (lines.length ? '\n' : ''));
 }

@@ -33,7 +33,9 @@ export class JinjaChatTemplate implements ChatTemplate {
     this.name = options.name ?? 'jinja';
     this.variables = options.variables ?? {};
     const eos = typeof this.variables.eos_token === 'string' ? [this.variables.eos_token] : [];
-    this.endOfTurn = options.endOfTurn ?? [...new Set([...COMMON_END_OF_TURN.filter((t) => source.includes(t)), ...eos])];
+    this.endOfTurn = options.endOfTurn ?? [
+      ...new Set([...COMMON_END_OF_TURN.filter((t) => source.includes(t)), ...eos]),
+    ];
     try {
       this.template = new Template(source);
     } catch (err) {
@@ -44,7 +46,11 @@ export class JinjaChatTemplate implements ChatTemplate {
   render(messages: readonly Message[], options: { addGenerationPrompt?: boolean } = {}): string {
     if (messages.length === 0) return options.addGenerationPrompt ? this.generationPromptAlone() : '';
     try {
-      return this.template.render({ ...this.variables, messages, add_generation_prompt: options.addGenerationPrompt ?? false });
+      return this.template.render({
+        ...this.variables,
+        messages,
+        add_generation_prompt: options.addGenerationPrompt ?? false,
+      });
     } catch (err) {
       throw new DataError(`chat_template failed to render (${(err as Error).message})`);
     }
@@ -60,14 +66,19 @@ export class JinjaChatTemplate implements ChatTemplate {
         // The prompt for this turn ends exactly where the model starts writing.
         const prefix = this.render(messages.slice(0, index), { addGenerationPrompt: true });
         if (!text.startsWith(prefix) || prefix.length < cursor) {
-          throw new DataError(`chat_template "${this.name}" is not prefix-stable at messages[${index}]: the prompt for that assistant turn is not a prefix of the full conversation, so the turn cannot be located; use a template whose earlier turns do not change when later turns are added`);
+          throw new DataError(
+            `chat_template "${this.name}" is not prefix-stable at messages[${index}]: the prompt for that assistant turn is not a prefix of the full conversation, so the turn cannot be located; use a template whose earlier turns do not change when later turns are added`,
+          );
         }
         start = contentEnd = prefix.length;
       } else {
         // Other roles are found by their (stripped) content after the previous message.
         const content = m.content.trim();
         start = text.indexOf(content, cursor);
-        if (start < 0) throw new DataError(`chat_template "${this.name}" does not write the content of messages[${index}] (${m.role}) into the prompt`);
+        if (start < 0)
+          throw new DataError(
+            `chat_template "${this.name}" does not write the content of messages[${index}] (${m.role}) into the prompt`,
+          );
         contentEnd = start + content.length;
       }
       const end = this.endOfTurnAfter(text, contentEnd);
@@ -84,7 +95,10 @@ export class JinjaChatTemplate implements ChatTemplate {
       const at = text.indexOf(marker, from);
       if (at >= 0 && (best < 0 || at < best)) [best, bestLength] = [at, marker.length];
     }
-    if (best < 0) throw new DataError(`chat_template "${this.name}": no end-of-turn marker (${this.endOfTurn.join(', ')}) after a message; pass endOfTurn for this template`);
+    if (best < 0)
+      throw new DataError(
+        `chat_template "${this.name}": no end-of-turn marker (${this.endOfTurn.join(', ')}) after a message; pass endOfTurn for this template`,
+      );
     return best + bestLength;
   }
 

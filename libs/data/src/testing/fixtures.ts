@@ -9,7 +9,10 @@ export function smallTokenizer(config: { add_bos_token?: boolean; bos_token?: st
     'You are a helpful assistant. Be brief. Hello! How are you? I am fine, thank you.',
     'system user assistant system user assistant',
   ];
-  const tokenizer = trainByteLevelBpe(Array.from({ length: 20 }, (_, i) => corpus[i % corpus.length]), { vocabSize: 400 });
+  const tokenizer = trainByteLevelBpe(
+    Array.from({ length: 20 }, (_, i) => corpus[i % corpus.length]),
+    { vocabSize: 400 },
+  );
   if (Object.keys(config).length === 0) return tokenizer;
   return new (tokenizer.constructor as typeof TextTokenizer)(tokenizer.json, { ...tokenizer.config, ...config });
 }

@@ -26,7 +26,12 @@ function tokenBytes(token: string, spelling: Spelling): number[] {
  * checked byte for byte against the text. Throws when they do not spell the text (for example a
  * normaliser that rewrites it), so labels are never derived from guessed boundaries.
  */
-export function alignTokens(text: string, tokens: readonly string[], isSpecial: readonly boolean[], spelling: Spelling): Int32Array {
+export function alignTokens(
+  text: string,
+  tokens: readonly string[],
+  isSpecial: readonly boolean[],
+  spelling: Spelling,
+): Int32Array {
   const textBytes = encoder.encode(text);
   const offsets = new Int32Array(tokens.length * 2);
   let bytePos = 0;
@@ -51,11 +56,14 @@ export function alignTokens(text: string, tokens: readonly string[], isSpecial: 
   for (let t = 0; t < tokens.length; t++) {
     let bytes = isSpecial[t] ? [...encoder.encode(tokens[t])] : tokenBytes(tokens[t], spelling);
     // SentencePiece-style tokenizers prepend a `▁` that is not in the text.
-    if (spelling === 'metaspace' && segmentStart && !isSpecial[t] && bytes[0] === 0x20 && textBytes[bytePos] !== 0x20) bytes = bytes.slice(1);
+    if (spelling === 'metaspace' && segmentStart && !isSpecial[t] && bytes[0] === 0x20 && textBytes[bytePos] !== 0x20)
+      bytes = bytes.slice(1);
     const start = charPos;
     for (let i = 0; i < bytes.length; i++) {
       if (textBytes[bytePos + i] !== bytes[i]) {
-        throw new Error(`token ${t} (${JSON.stringify(tokens[t])}) does not match the text at character ${charPos}; this tokenizer rewrites its input, so character offsets cannot be recovered`);
+        throw new Error(
+          `token ${t} (${JSON.stringify(tokens[t])}) does not match the text at character ${charPos}; this tokenizer rewrites its input, so character offsets cannot be recovered`,
+        );
       }
     }
     bytePos += bytes.length;
@@ -65,7 +73,9 @@ export function alignTokens(text: string, tokens: readonly string[], isSpecial: 
     segmentStart = isSpecial[t];
   }
   if (bytePos !== textBytes.length) {
-    throw new Error(`tokens spell ${bytePos} of the text's ${textBytes.length} bytes; this tokenizer drops or adds text, so character offsets cannot be recovered`);
+    throw new Error(
+      `tokens spell ${bytePos} of the text's ${textBytes.length} bytes; this tokenizer drops or adds text, so character offsets cannot be recovered`,
+    );
   }
   return offsets;
 }

@@ -21,7 +21,10 @@ const hard = [
 ];
 
 describe('byte-level BPE training', () => {
-  const tokenizer = trainByteLevelBpe(Array.from({ length: 30 }, (_, i) => corpus[i % 3]), { vocabSize: 350 });
+  const tokenizer = trainByteLevelBpe(
+    Array.from({ length: 30 }, (_, i) => corpus[i % 3]),
+    { vocabSize: 350 },
+  );
 
   it('reaches the requested vocabulary and keeps special tokens whole', () => {
     expect(tokenizer.vocabSize).toBe(350);
@@ -42,12 +45,21 @@ describe('byte-level BPE training', () => {
       expect(loaded.decode(loaded.encode(text))).toBe(text);
     }
     const config = JSON.parse(await readFile(path.join(dir, 'tokenizer_config.json'), 'utf8'));
-    expect(config).toMatchObject({ eos_token: '<|im_end|>', pad_token: '<|endoftext|>', tokenizer_class: 'PreTrainedTokenizerFast' });
-    expect(loaded.chatTemplate().render([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true })).toBe('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+    expect(config).toMatchObject({
+      eos_token: '<|im_end|>',
+      pad_token: '<|endoftext|>',
+      tokenizer_class: 'PreTrainedTokenizerFast',
+    });
+    expect(loaded.chatTemplate().render([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true })).toBe(
+      '<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n',
+    );
   });
 
   it('is deterministic', () => {
-    const again = trainByteLevelBpe(Array.from({ length: 30 }, (_, i) => corpus[i % 3]), { vocabSize: 350 });
+    const again = trainByteLevelBpe(
+      Array.from({ length: 30 }, (_, i) => corpus[i % 3]),
+      { vocabSize: 350 },
+    );
     expect(again.json.model.merges).toEqual(tokenizer.json.model.merges);
   });
 
@@ -79,6 +91,8 @@ describe('loading a real Hugging Face tokenizer (Qwen3, from node_modules)', () 
   });
 
   it('reports a missing directory clearly', async () => {
-    await expect(TextTokenizer.fromDirectory('/nonexistent/model')).rejects.toThrow(new DataError('/nonexistent/model/tokenizer.json: not found'));
+    await expect(TextTokenizer.fromDirectory('/nonexistent/model')).rejects.toThrow(
+      new DataError('/nonexistent/model/tokenizer.json: not found'),
+    );
   });
 });

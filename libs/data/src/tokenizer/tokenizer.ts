@@ -67,10 +67,12 @@ export class TextTokenizer {
   /** Reads `tokenizer.json` and `tokenizer_config.json` from a model directory. */
   static async fromDirectory(dir: string): Promise<TextTokenizer> {
     const json = await readJsonFile<TokenizerJson>(path.join(dir, 'tokenizer.json'));
-    const config = await readJsonFile<TokenizerConfig>(path.join(dir, 'tokenizer_config.json')).catch((err: unknown) => {
-      if (err instanceof DataError && err.message.endsWith('not found')) return {};
-      throw err;
-    });
+    const config = await readJsonFile<TokenizerConfig>(path.join(dir, 'tokenizer_config.json')).catch(
+      (err: unknown) => {
+        if (err instanceof DataError && err.message.endsWith('not found')) return {};
+        throw err;
+      },
+    );
     return new TextTokenizer(json, config);
   }
 
@@ -122,9 +124,17 @@ export class TextTokenizer {
 
   /** Token ids of `text` with each token's character span in it. */
   encodeWithOffsets(text: string): Encoding {
-    if (this.spelling === undefined) throw new DataError('this tokenizer type (not byte-level BPE or SentencePiece-style) does not support character offsets');
+    if (this.spelling === undefined)
+      throw new DataError(
+        'this tokenizer type (not byte-level BPE or SentencePiece-style) does not support character offsets',
+      );
     const { ids, tokens } = this.inner.encode(text, { add_special_tokens: false });
-    const offsets = alignTokens(text, tokens, ids.map((id) => this.specialIds.has(id)), this.spelling);
+    const offsets = alignTokens(
+      text,
+      tokens,
+      ids.map((id) => this.specialIds.has(id)),
+      this.spelling,
+    );
     return { ids, offsets };
   }
 
@@ -135,9 +145,10 @@ export class TextTokenizer {
 
   /** The chat template from `tokenizer_config.json`, or built-in ChatML when it has none. */
   chatTemplate(): ChatTemplate {
-    const source = typeof this.config.chat_template === 'string'
-      ? this.config.chat_template
-      : this.config.chat_template?.find((t) => t.name === 'default')?.template;
+    const source =
+      typeof this.config.chat_template === 'string'
+        ? this.config.chat_template
+        : this.config.chat_template?.find((t) => t.name === 'default')?.template;
     // Our own ChatML template renders natively (identical output, proven in the template tests).
     if (source === undefined || source === CHATML_JINJA) return new ChatMLTemplate();
     return new JinjaChatTemplate(source, {

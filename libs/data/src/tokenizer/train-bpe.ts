@@ -8,7 +8,8 @@ import { TextTokenizer, escapeRegExp, type TokenizerConfig, type TokenizerJson }
  * Qwen2's pre-tokenisation pattern (case-sensitive contractions, one digit per piece), valid both in
  * JavaScript and in the Rust tokenizers' Oniguruma.
  */
-export const SPLIT_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+export const SPLIT_PATTERN =
+  "'s|'t|'re|'ve|'m|'ll|'d|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 export const DEFAULT_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 
@@ -34,7 +35,8 @@ export interface TrainBpeOptions {
 export function trainByteLevelBpe(texts: Iterable<string>, options: TrainBpeOptions): TextTokenizer {
   const specials = options.specialTokens ?? DEFAULT_SPECIAL_TOKENS;
   const minFrequency = options.minFrequency ?? 2;
-  if (options.vocabSize < specials.length + 256) throw new Error(`vocabSize must be at least ${specials.length + 256} (special tokens + 256 bytes)`);
+  if (options.vocabSize < specials.length + 256)
+    throw new Error(`vocabSize must be at least ${specials.length + 256} (special tokens + 256 bytes)`);
 
   const vocab: string[] = [...specials, ...BYTE_TO_CHAR];
   const idOf = new Map(vocab.map((t, i) => [t, i]));
@@ -117,17 +119,34 @@ function tokenizerJson(vocab: string[], merges: [string, string][], specials: st
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: specials.map((content, id) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: null,
     pre_tokenizer: {
       type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: SPLIT_PATTERN }, behavior: 'Isolated', invert: false }, byteLevel],
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: SPLIT_PATTERN }, behavior: 'Isolated', invert: false },
+        byteLevel,
+      ],
     },
     post_processor: byteLevel,
     decoder: byteLevel,
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false,
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
       vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
       merges: merges.map(([x, y]) => `${x} ${y}`),
     },
@@ -138,7 +157,12 @@ function tokenizerConfig(specials: string[], options: TrainBpeOptions): Tokenize
   return {
     add_bos_token: false,
     add_prefix_space: false,
-    added_tokens_decoder: Object.fromEntries(specials.map((content, id) => [String(id), { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }])),
+    added_tokens_decoder: Object.fromEntries(
+      specials.map((content, id) => [
+        String(id),
+        { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true },
+      ]),
+    ),
     bos_token: null,
     chat_template: options.chatTemplate ?? CHATML_JINJA,
     clean_up_tokenization_spaces: false,

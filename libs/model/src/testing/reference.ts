@@ -7,7 +7,10 @@ import type { LlamaConfig } from '../config';
  * norms, explicit head_dim).
  */
 export function referenceLogits(c: LlamaConfig, w: Map<string, Float32Array>, ids: number[]): number[][] {
-  const h = c.hidden_size, d = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads;
+  const h = c.hidden_size,
+    d = c.head_dim,
+    H = c.num_attention_heads,
+    KV = c.num_key_value_heads;
   const get = (name: string) => {
     const t = w.get(name);
     if (!t) throw new Error(`reference: missing ${name}`);
@@ -39,20 +42,26 @@ export function referenceLogits(c: LlamaConfig, w: Map<string, Float32Array>, id
     const p = `model.layers.${l}.`;
     const opt = (n: string) => w.get(p + n);
     const normed = xs.map((x) => rms(x, get(p + 'input_layernorm.weight')));
-    const heads = (proj: string, n: number, norm?: string) => normed.map((x, t) => {
-      const flat = matvec(get(`${p}self_attn.${proj}.weight`), x, n * d, opt(`self_attn.${proj}.bias`));
-      return Array.from({ length: n }, (_, k) => {
-        let v = flat.slice(k * d, (k + 1) * d);
-        if (norm && c.qk_norm) v = rms(v, get(`${p}self_attn.${norm}.weight`));
-        return proj === 'v_proj' ? v : rope(v, t);
+    const heads = (proj: string, n: number, norm?: string) =>
+      normed.map((x, t) => {
+        const flat = matvec(get(`${p}self_attn.${proj}.weight`), x, n * d, opt(`self_attn.${proj}.bias`));
+        return Array.from({ length: n }, (_, k) => {
+          let v = flat.slice(k * d, (k + 1) * d);
+          if (norm && c.qk_norm) v = rms(v, get(`${p}self_attn.${norm}.weight`));
+          return proj === 'v_proj' ? v : rope(v, t);
+        });
       });
-    });
-    const q = heads('q_proj', H, 'q_norm'), k = heads('k_proj', KV, 'k_norm'), v = heads('v_proj', KV);
+    const q = heads('q_proj', H, 'q_norm'),
+      k = heads('k_proj', KV, 'k_norm'),
+      v = heads('v_proj', KV);
     const attn = xs.map((_, t) => {
       const out: number[] = [];
       for (let hh = 0; hh < H; hh++) {
         const kv = Math.floor(hh / (H / KV));
-        const scores = Array.from({ length: t + 1 }, (_, s) => q[t][hh].reduce((a, qv, i) => a + qv * k[s][kv][i], 0) / Math.sqrt(d));
+        const scores = Array.from(
+          { length: t + 1 },
+          (_, s) => q[t][hh].reduce((a, qv, i) => a + qv * k[s][kv][i], 0) / Math.sqrt(d),
+        );
         const max = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - max));
         const z = e.reduce((a, b) => a + b, 0);
@@ -68,7 +77,11 @@ export function referenceLogits(c: LlamaConfig, w: Map<string, Float32Array>, id
       const n = rms(x, get(p + 'post_attention_layernorm.weight'));
       const g = matvec(get(p + 'mlp.gate_proj.weight'), n, c.intermediate_size);
       const u = matvec(get(p + 'mlp.up_proj.weight'), n, c.intermediate_size);
-      const m = matvec(get(p + 'mlp.down_proj.weight'), g.map((gv, i) => (gv / (1 + Math.exp(-gv))) * u[i]), h);
+      const m = matvec(
+        get(p + 'mlp.down_proj.weight'),
+        g.map((gv, i) => (gv / (1 + Math.exp(-gv))) * u[i]),
+        h,
+      );
       return x.map((xv, i) => xv + m[i]);
     });
   }

@@ -4,7 +4,12 @@ import { Rng, type PackedRow } from '@tunekit/data';
 export function randomRows(n: number, seq: number, vocab: number, seed: number): PackedRow[] {
   const rng = new Rng(seed);
   return Array.from({ length: n }, () => {
-    const row: PackedRow = { input_ids: new Int32Array(seq), labels: new Int32Array(seq).fill(-100), position_ids: new Int32Array(seq), segment_ids: new Int32Array(seq) };
+    const row: PackedRow = {
+      input_ids: new Int32Array(seq),
+      labels: new Int32Array(seq).fill(-100),
+      position_ids: new Int32Array(seq),
+      segment_ids: new Int32Array(seq),
+    };
     const split = 2 + rng.int(seq - 4);
     for (let t = 0; t < seq; t++) {
       const first = t < split;

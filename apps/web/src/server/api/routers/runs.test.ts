@@ -9,7 +9,7 @@ describe('runs router', () => {
     process.env.TUNEKIT_RUNS_DIR = run.runsDir;
   }, 120_000); // a real trainer run: seconds alone, longer on a loaded machine
 
-  it('lists runs that have a report and returns one run\'s report', async () => {
+  it("lists runs that have a report and returns one run's report", async () => {
     const caller = createCaller({});
     const runs = await caller.runs.list();
     expect(runs.map((r) => r.id)).toEqual([run.id]);

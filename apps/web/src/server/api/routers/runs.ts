@@ -17,12 +17,25 @@ export interface RunReport {
     statistics: Record<string, DatasetStatistics>;
     packing: Record<string, { rows: number; examples: number; efficiency: number } | null>;
     mixture: { sources: { name: string; taken: number; available: number; share: number }[] };
-    prepare: Record<string, { input: number; kept: number; truncated: number; skipped: { source: string; reason: string; message: string }[] }>;
+    prepare: Record<
+      string,
+      { input: number; kept: number; truncated: number; skipped: { source: string; reason: string; message: string }[] }
+    >;
     samples: { task: string; labels: string }[];
   };
   rerank?: {
     /** By collection: mean metrics per system (trec_eval definitions), and p-MRR on instruction pairs. */
-    eval: Record<string, { queries: number; depth: number; bm25: Record<string, number>; reranked: Record<string, number>; fused?: Record<string, number>; pmrr?: number }>;
+    eval: Record<
+      string,
+      {
+        queries: number;
+        depth: number;
+        bm25: Record<string, number>;
+        reranked: Record<string, number>;
+        fused?: Record<string, number>;
+        pmrr?: number;
+      }
+    >;
   };
 }
 
@@ -38,18 +51,30 @@ export const runsRouter = createTRPCRouter({
   /** Runs that finished writing a report, newest first. */
   list: publicProcedure.query(async () => {
     const names = await readdir(runsDir()).catch(() => [] as string[]);
-    const runs = await Promise.all(names.map(async (id) => {
-      const report = await readReport(id);
-      if (!report) return undefined;
-      const created = (await stat(path.join(runsDir(), id, 'report.json'))).mtime;
-      return { id, preset: report.preset, stages: report.stages, seconds: report.seconds, created: created.toISOString(), sftRows: report.data?.statistics.sft?.rows ?? null };
-    }));
+    const runs = await Promise.all(
+      names.map(async (id) => {
+        const report = await readReport(id);
+        if (!report) return undefined;
+        const created = (await stat(path.join(runsDir(), id, 'report.json'))).mtime;
+        return {
+          id,
+          preset: report.preset,
+          stages: report.stages,
+          seconds: report.seconds,
+          created: created.toISOString(),
+          sftRows: report.data?.statistics.sft?.rows ?? null,
+        };
+      }),
+    );
     return runs.filter((r) => r !== undefined).sort((a, b) => b.created.localeCompare(a.created));
   }),
 
-  get: publicProcedure.input(z.object({ id: z.string().regex(/^[\w.-]+$/, 'not a run id') })).query(async ({ input }) => {
-    const report = await readReport(input.id);
-    if (!report) throw new TRPCError({ code: 'NOT_FOUND', message: `no run "${input.id}" with a report in ${runsDir()}` });
-    return report;
-  }),
+  get: publicProcedure
+    .input(z.object({ id: z.string().regex(/^[\w.-]+$/, 'not a run id') }))
+    .query(async ({ input }) => {
+      const report = await readReport(input.id);
+      if (!report)
+        throw new TRPCError({ code: 'NOT_FOUND', message: `no run "${input.id}" with a report in ${runsDir()}` });
+      return report;
+    }),
 });
