@@ -34,11 +34,21 @@ export {
   takeRows,
   trainStep,
   trainedTargets,
+  languageModelLoss,
+  type StepLoss,
   type DataCursor,
   type StepResult,
   type TrainBatch,
   type TrainerState,
 } from './train';
-export { evaluateRows, trainLoop, type TrainLoopOptions, type TrainLoopResult } from './loop';
+export {
+  evaluateRows,
+  languageModelStepLoss,
+  trainLoop,
+  type Evaluation,
+  type StepReport,
+  type TrainLoopOptions,
+  type TrainLoopResult,
+} from './loop';
 export { generate, type GenerateOptions, type Generation } from './generate';
 export { LORA_TARGETS, addLora, loadAdapters, mergeLora, saveAdapters, type LoraConfig } from './lora';

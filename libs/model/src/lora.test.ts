@@ -14,6 +14,7 @@ import {
   rowsToBatch,
   saveAdapters,
   selectBackend,
+  languageModelStepLoss,
   trainLoop,
   type LoraConfig,
 } from './index';
@@ -55,8 +56,9 @@ describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
     const before = batchLoss(model, rowsToBatch(rows));
     await trainLoop({
       model,
+      stepLoss: languageModelStepLoss(model, 4),
       rows,
-      batchSize: 4,
+      rowsPerStep: 4,
       steps: 30,
       optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-2, weightDecay: 0, totalSteps: 30 },
       seed: 1,
@@ -86,8 +88,9 @@ describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
     const before = await model.weights();
     await trainLoop({
       model,
+      stepLoss: languageModelStepLoss(model, 2),
       rows: randomRows(2, 10, 40, 4),
-      batchSize: 2,
+      rowsPerStep: 2,
       steps: 3,
       optimizer: DEFAULT_OPTIMIZER,
       seed: 1,

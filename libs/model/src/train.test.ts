@@ -13,6 +13,7 @@ import {
   parseConfig,
   rowsToBatch,
   selectBackend,
+  languageModelStepLoss,
   trainLoop,
   trainStep,
   type OptimizerConfig,
@@ -111,14 +112,14 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
   it('resumes exactly: stopped at step 3 and resumed ends where an uninterrupted run ends', async () => {
     const rows = randomRows(10, 10, 50, 4);
     const dir = await mkdtemp(path.join(tmpdir(), 'resume-'));
-    const common = { rows, batchSize: 2, gradAccum: 2, optimizer, seed: 5 };
+    const common = { rows, rowsPerStep: 4, optimizer, seed: 5 };
     const straight = Llama.init(config, 9);
-    await trainLoop({ ...common, model: straight, steps: 6 });
+    await trainLoop({ ...common, ...onRows(straight, 2), steps: 6 });
     const first = Llama.init(config, 9);
-    const part = await trainLoop({ ...common, model: first, steps: 3, checkpointDir: dir, checkpointEvery: 3 });
+    const part = await trainLoop({ ...common, ...onRows(first, 2), steps: 3, checkpointDir: dir, checkpointEvery: 3 });
     first.dispose();
     const resumed = Llama.init(config, 123); // different weights: everything must come from the checkpoint
-    const rest = await trainLoop({ ...common, model: resumed, steps: 6, resumeFrom: part.lastCheckpoint });
+    const rest = await trainLoop({ ...common, ...onRows(resumed, 2), steps: 6, resumeFrom: part.lastCheckpoint });
     expect(rest.history.map((h) => h.step)).toEqual([4, 5, 6]);
     expect(maxDiff(await weightsOf(straight), await weightsOf(resumed))).toBeLessThanOrEqual(1e-5);
     straight.dispose();
@@ -130,9 +131,9 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     const model = Llama.init(config, 11);
     const before = batchLoss(model, rowsToBatch(rows));
     const run = await trainLoop({
-      model,
+      ...onRows(model, 2),
       rows,
-      batchSize: 2,
+      rowsPerStep: 2,
       steps: 40,
       optimizer: { ...optimizer, totalSteps: 40 },
       seed: 1,
@@ -140,6 +141,31 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     expect(batchLoss(model, rowsToBatch(rows))).toBeLessThan(before * 0.3);
     expect(run.history[0].lr).toBeCloseTo(optimizer.lr / 2, 8);
     expect(learningRate({ ...optimizer, totalSteps: 40 }, 39)).toBeCloseTo(optimizer.lr * 0.1, 3);
+    model.dispose();
+  });
+
+  it('evaluates every evalEvery steps and after the last one, with whatever metrics the callback returns', async () => {
+    const model = Llama.init(config, 14);
+    const rows = randomRows(4, 10, 50, 10);
+    const seen: number[] = [];
+    const run = await trainLoop({
+      ...onRows(model, 2),
+      rows,
+      rowsPerStep: 2,
+      steps: 5,
+      optimizer,
+      seed: 1,
+      evaluate: () => ({ loss: batchLoss(model, rowsToBatch(rows)), accuracy: 0.5 }),
+      evalEvery: 2,
+      onEval: (step) => seen.push(step),
+    });
+    expect(seen).toEqual([2, 4, 5]);
+    expect(run.evals.map((e) => e.step)).toEqual([2, 4, 5]);
+    for (const e of run.evals) {
+      expect(Number.isFinite(e.loss)).toBe(true);
+      expect(e.accuracy).toBe(0.5);
+    }
+    expect(run.history.map((h) => h.step)).toEqual([1, 2, 3, 4, 5]);
     model.dispose();
   });
 
@@ -160,17 +186,22 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     norm.assign(tf.fill(norm.shape, Infinity));
     const before = await weightsOf(model);
     const rows = randomRows(2, 10, 50, 9);
-    await expect(trainLoop({ model, rows, batchSize: 2, steps: 2, optimizer, seed: 1 })).rejects.toThrow(
-      NonFiniteError,
-    );
-    await expect(trainLoop({ model, rows, batchSize: 2, steps: 2, optimizer, seed: 1 })).rejects.toThrow(
-      /step 0: loss is NaN; the update was not applied\. Last good checkpoint: none/,
-    );
+    await expect(
+      trainLoop({ ...onRows(model, 2), rows, rowsPerStep: 2, steps: 2, optimizer, seed: 1 }),
+    ).rejects.toThrow(NonFiniteError);
+    await expect(
+      trainLoop({ ...onRows(model, 2), rows, rowsPerStep: 2, steps: 2, optimizer, seed: 1 }),
+    ).rejects.toThrow(/step 0: loss is NaN; the update was not applied\. Last good checkpoint: none/);
     const after = await weightsOf(model);
     for (const [name, x] of before) expect(after.get(name), name).toEqual(x);
     model.dispose();
   });
 });
+
+/** A language model trained on packed rows, `batchSize` rows per micro-batch. */
+function onRows(model: Llama, batchSize: number) {
+  return { model, stepLoss: languageModelStepLoss(model, batchSize) };
+}
 
 function batchLossTensor(model: Llama, batch: ReturnType<typeof rowsToBatch>, logits: tf.Tensor2D): tf.Scalar {
   let count = 0;

@@ -76,10 +76,36 @@ export class NonFiniteError extends Error {
 }
 
 /**
- * One optimiser step over micro-batches. The loss of every micro-batch is divided by the number of
- * trained targets in the whole step, so accumulating K micro-batches gives exactly the update of
- * one batch K times larger. Gradients are checked before anything changes: a NaN/Inf leaves the
- * weights as they were.
+ * The loss of one optimiser step: one closure per micro-batch, each already divided by the size of the whole step,
+ * so that their gradients add up to the step's gradient.
+ */
+export interface StepLoss {
+  parts: (() => tf.Scalar)[];
+  /** Tokens the step reads, for tokens/s. */
+  tokens: number;
+}
+
+/**
+ * A language model's loss over micro-batches. The loss of every micro-batch is divided by the number of trained
+ * targets in the whole step, so accumulating K micro-batches gives exactly the update of one batch K times larger.
+ */
+export function languageModelLoss(
+  model: Llama,
+  micro: readonly TrainBatch[],
+  step: number,
+): StepLoss & { trainedTokens: number } {
+  const count = micro.reduce((n, b) => n + trainedTargets(b), 0);
+  if (count === 0) throw new Error(`step ${step}: no trained targets in the batch (all labels are -100)`);
+  return {
+    parts: micro.filter((b) => trainedTargets(b) > 0).map((b) => () => trainingLoss(model, b, count)),
+    tokens: micro.reduce((n, b) => n + b.batch * b.seq, 0),
+    trainedTokens: count,
+  };
+}
+
+/**
+ * One optimiser step of a language model over micro-batches (see `languageModelLoss`). Gradients are checked before
+ * anything changes: a NaN/Inf leaves the weights as they were.
  */
 export function trainStep(
   model: Llama,
@@ -88,11 +114,8 @@ export function trainStep(
   trainable: Map<string, tf.Variable>,
   step: number,
 ): StepResult {
-  const count = micro.reduce((n, b) => n + trainedTargets(b), 0);
-  if (count === 0) throw new Error(`step ${step}: no trained targets in the batch (all labels are -100)`);
-  const losses = micro.filter((b) => trainedTargets(b) > 0).map((b) => () => trainingLoss(model, b, count));
-  const r = optimizerStep(model, losses, optimizer, trainable, step);
-  return { ...r, tokens: micro.reduce((n, b) => n + b.batch * b.seq, 0), trainedTokens: count };
+  const { parts, tokens, trainedTokens } = languageModelLoss(model, micro, step);
+  return { ...optimizerStep(model, parts, optimizer, trainable, step), tokens, trainedTokens };
 }
 
 /**

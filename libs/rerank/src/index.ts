@@ -5,14 +5,17 @@ export { DEFAULT_FORMAT, InputError, encodePair, type EncodedPair, type RerankFo
 export { HEAD_WEIGHT, Reranker, SCORE_MODES, type RerankerConfig, type ScoreMode, type ScoreOptions } from './reranker';
 export { RANKING_LOSSES, listwiseLoss, pairwiseLoss, pointwiseLoss, rankingLoss, type RankingLoss } from './losses';
 export { buildGroups, documentText, type GroupReport, type MiningOptions, type TrainingQuery } from './groups';
-export {
-  evaluateGroups,
-  trainReranker,
-  type GroupEvaluation,
-  type RankingGroup,
-  type RerankTrainOptions,
-} from './train';
+export { checkGroups, evaluateGroups, rankingStepLoss, type GroupEvaluation, type RankingGroup } from './train';
 export { generatedQueries, templateQueries, type GeneratedQueryOptions, type TemplateQueryOptions } from './synthetic';
 export { evaluatePairs, firstStage, fuseRuns, rerankRun, type EvalQuery, type PairEvaluation } from './evaluate';
 export { OnnxScorer, type ScoredPairs } from './onnx-scorer';
 export { inventName, substituteEntities, substituteEntity } from './augment';
+export {
+  factTrainingQueries,
+  mineTrainingGroups,
+  type DocumentFacet,
+  type FactQueryOptions,
+  type FactSplit,
+  type GroupMiningOptions,
+  type MinedGroups,
+} from './training-queries';

@@ -2,9 +2,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_OPTIMIZER, Llama, addLora, selectBackend } from '@tunekit/model';
+import { DEFAULT_OPTIMIZER, Llama, addLora, selectBackend, trainLoop } from '@tunekit/model';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HEAD_WEIGHT, Reranker, evaluateGroups, trainReranker, type RankingGroup } from './index';
+import { HEAD_WEIGHT, Reranker, evaluateGroups, rankingStepLoss, type RankingGroup } from './index';
 import { COLORS, tinyConfig as config, tinyTokenizer as tokenizer } from './testing/tiny';
 const pairs = [
   { query: 'find red', document: 'the red one' },
@@ -144,13 +144,12 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
       const r = Reranker.create(Llama.init(config, 4), tokenizer, { mode: loss === 'listwise' ? 'yes_no' : 'head' }, 4);
       const heldOut = groups(16, 3);
       const before = evaluateGroups(r, heldOut, loss);
-      await trainReranker({
-        reranker: r,
-        groups: groups(64, 0),
-        loss,
+      await trainLoop({
+        model: r.model,
+        rows: groups(64, 0),
+        stepLoss: rankingStepLoss(r, { loss, microGroups: 4 }),
         steps: 40,
-        groupsPerStep: 8,
-        microGroups: 4,
+        rowsPerStep: 8,
         seed: 1,
         optimizer: { ...DEFAULT_OPTIMIZER, lr: 3e-3, warmupSteps: 4, totalSteps: 40, weightDecay: 0 },
       });
@@ -170,13 +169,12 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
         [HEAD_WEIGHT, model.p(HEAD_WEIGHT)],
       ]);
       const before = tf.memory().numTensors;
-      const result = await trainReranker({
-        reranker: r,
-        groups: groups(20, 1),
-        loss: 'listwise',
+      const result = await trainLoop({
+        model,
+        rows: groups(20, 1),
+        stepLoss: rankingStepLoss(r, { loss: 'listwise', microGroups: 1 }),
         steps,
-        groupsPerStep: 2,
-        microGroups: 1,
+        rowsPerStep: 2,
         seed: 2,
         trainable,
         optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-2, warmupSteps: 1, totalSteps: 4 },
