@@ -2,15 +2,16 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { DataError, TextTokenizer } from '@tunekit/data';
+import type { RunRegistry } from '@tunekit/db';
 import { NonFiniteError, describeBackend, loadModel, selectBackend, type Llama } from '@tunekit/model';
 import { InputError, Reranker } from '@tunekit/rerank';
 import { parseFlags, USAGE } from './cli';
 import { ConfigError, resolveConfig, type TrainerConfig } from './config';
 import { log } from './progress';
-import { buildReport, reportMarkdown, writeCharts } from './report/run-report';
+import { buildReport, reportMarkdown, writeCharts, type RunReport } from './report/run-report';
 import { attachRegistry, recordData, recordEvaluations, recordRetrieval } from './registry-sink';
 import { RunContext } from './run-context';
-import { runDataStage } from './stages/data';
+import { runDataStage, type DataStageResult } from './stages/data';
 import { runPretrain, type PretrainResult } from './stages/pretrain';
 import { runRerank, type RerankResult } from './stages/rerank';
 import { runSft, type SftResult } from './stages/sft';
@@ -21,26 +22,9 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  let config = await resolveConfig(flags, configFile);
-  let runDir: string;
-  if (config.resume) {
-    // A resumed run keeps its directory and its original configuration.
-    runDir = path.resolve(config.resume);
-    const saved = JSON.parse(
-      await readFile(path.join(runDir, 'config.json'), 'utf8').catch(() => {
-        throw new ConfigError(`--resume ${config.resume}: no config.json there; pass a run directory`);
-      }),
-    ) as TrainerConfig;
-    config = { ...saved, resume: runDir };
-  } else {
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
-    runDir = path.resolve(config.outputDir, `${stamp}-${config.preset}`);
-    await mkdir(runDir, { recursive: true });
-    await writeFile(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  }
-  validateStages(config);
-  const ctx = new RunContext(config, runDir);
-  log(`run ${runDir} (preset ${config.preset}, stages ${config.stages.join(', ')}, host ${hostname()})`);
+  const ctx = await openRun(await resolveConfig(flags, configFile));
+  const { config } = ctx;
+  log(`run ${ctx.dir} (preset ${config.preset}, stages ${config.stages.join(', ')}, host ${hostname()})`);
   const choice = await selectBackend(config.backend === 'auto' ? undefined : config.backend);
   log(describeBackend(choice));
   ctx.backend = choice.name;
@@ -48,52 +32,19 @@ async function main(argv: string[]): Promise<void> {
   const registry = await attachRegistry(ctx);
   const started = Date.now();
   try {
-    const from = config.from ? await loadFrom(config.from, config.stages) : undefined;
-    const needsData = config.stages.some((stage) => stage === 'data' || stage === 'pretrain' || stage === 'sft');
-    const data = needsData ? await runDataStage(config, runDir, from?.tokenizer) : undefined;
-    if (data) recordData(registry, data.summary);
-    let pretrain: PretrainResult | undefined;
-    let plain: PretrainResult | undefined;
-    let base: Llama | undefined = from?.model;
-    if (config.stages.includes('pretrain')) {
-      pretrain = await runPretrain(ctx, data!);
-      base = pretrain.model;
-      registry.recordArtifact('model', ctx.path('base'));
-      if (config.pretrain.compareAugmentation) plain = await runPretrain(ctx, data!, 'plain');
-    }
-    let sft: SftResult | undefined;
-    if (config.stages.includes('sft')) {
-      sft = await runSft(ctx, data!, base!, plain?.model);
-      recordEvaluations(registry, sft);
-      for (const r of Object.values(sft.runs)) registry.recordArtifact('model', ctx.path(r.dir));
-    }
-    let rerank: RerankResult | undefined;
-    if (config.stages.includes('rerank')) {
-      const tuned = sft ? await loadModel(ctx.path('tuned')) : from?.model;
-      rerank = await runRerank(ctx, {
-        model: tuned,
-        tokenizer: data?.tokenizer ?? from!.tokenizer,
-        reranker: from?.reranker,
-      });
-      recordRetrieval(registry, rerank);
-      for (const t of Object.values(rerank.training)) registry.recordArtifact('model', ctx.path(t.dir));
-    }
+    const results = await runStages(ctx, registry);
     const counts = await registry.counts().catch(() => undefined);
     const report = buildReport(ctx, {
       seconds: (Date.now() - started) / 1000,
       backend: { name: choice.name, reason: choice.reason, skipped: choice.skipped },
-      data: data?.summary,
-      pretrain: pretrain?.summary,
-      pretrainPlain: plain?.summary,
-      sft,
-      rerank,
+      data: results.data?.summary,
+      pretrain: results.pretrain?.summary,
+      pretrainPlain: results.pretrainPlain?.summary,
+      sft: results.sft,
+      rerank: results.rerank,
       registry: { run: registry.runId, available: registry.available, ...counts },
     });
-    const charts = await writeCharts(ctx, await ctx.readMetrics());
-    await writeFile(ctx.path('report.json'), JSON.stringify(report, null, 2) + '\n');
-    await writeFile(ctx.path('report.md'), reportMarkdown(config, report, charts, rerank));
-    for (const file of ['report.md', 'report.json', ...charts])
-      registry.recordArtifact(file.endsWith('.svg') ? 'chart' : 'report', ctx.path(file));
+    await writeReport(ctx, registry, report, results.rerank);
     registry.finishRun('completed', { report });
     await registry.close();
     process.stdout.write(`report: ${ctx.path('report.md')}\n`);
@@ -103,6 +54,80 @@ async function main(argv: string[]): Promise<void> {
     await registry.close();
     throw err;
   }
+}
+
+/** A new run directory with its resolved config.json, or a resumed run's directory with its original config. */
+async function openRun(config: TrainerConfig): Promise<RunContext> {
+  if (config.resume) {
+    const runDir = path.resolve(config.resume);
+    const saved = JSON.parse(
+      await readFile(path.join(runDir, 'config.json'), 'utf8').catch(() => {
+        throw new ConfigError(`--resume ${config.resume}: no config.json there; pass a run directory`);
+      }),
+    ) as TrainerConfig;
+    validateStages(saved);
+    return new RunContext({ ...saved, resume: runDir }, runDir);
+  }
+  validateStages(config);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
+  const runDir = path.resolve(config.outputDir, `${stamp}-${config.preset}`);
+  await mkdir(runDir, { recursive: true });
+  await writeFile(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  return new RunContext(config, runDir);
+}
+
+interface StageResults {
+  data?: DataStageResult;
+  pretrain?: PretrainResult;
+  pretrainPlain?: PretrainResult;
+  sft?: SftResult;
+  rerank?: RerankResult;
+}
+
+/** The configured stages in order, each handed what the earlier ones made; results go to the registry. */
+async function runStages(ctx: RunContext, registry: RunRegistry): Promise<StageResults> {
+  const { config } = ctx;
+  const results: StageResults = {};
+  const from = config.from ? await loadFrom(config.from, config.stages) : undefined;
+  const needsData = config.stages.some((stage) => stage === 'data' || stage === 'pretrain' || stage === 'sft');
+  if (needsData) {
+    results.data = await runDataStage(ctx, from?.tokenizer);
+    recordData(registry, results.data.summary);
+  }
+  let base: Llama | undefined = from?.model;
+  if (config.stages.includes('pretrain')) {
+    results.pretrain = await runPretrain(ctx, results.data!);
+    base = results.pretrain.model;
+    registry.recordArtifact('model', ctx.path('base'));
+    if (config.pretrain.compareAugmentation) results.pretrainPlain = await runPretrain(ctx, results.data!, 'plain');
+  }
+  if (config.stages.includes('sft')) {
+    results.sft = await runSft(ctx, results.data!, base!, results.pretrainPlain?.model);
+    recordEvaluations(registry, results.sft);
+    for (const r of Object.values(results.sft.runs)) registry.recordArtifact('model', ctx.path(r.dir));
+  }
+  if (config.stages.includes('rerank')) {
+    const tuned = results.sft ? await loadModel(ctx.path('tuned')) : from?.model;
+    const tokenizer = results.data?.tokenizer ?? from!.tokenizer;
+    results.rerank = await runRerank(ctx, { model: tuned, tokenizer, reranker: from?.reranker });
+    recordRetrieval(registry, results.rerank);
+    for (const t of Object.values(results.rerank.training)) registry.recordArtifact('model', ctx.path(t.dir));
+  }
+  return results;
+}
+
+/** report.json, report.md and the loss charts, each also recorded as an artifact. */
+async function writeReport(
+  ctx: RunContext,
+  registry: RunRegistry,
+  report: RunReport,
+  rerank: RerankResult | undefined,
+): Promise<void> {
+  const charts = await writeCharts(ctx, await ctx.readMetrics());
+  await writeFile(ctx.path('report.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFile(ctx.path('report.md'), reportMarkdown(ctx.config, report, charts, rerank));
+  for (const file of ['report.md', 'report.json', ...charts])
+    registry.recordArtifact(file.endsWith('.svg') ? 'chart' : 'report', ctx.path(file));
 }
 
 function validateStages(config: TrainerConfig): void {

@@ -5,19 +5,20 @@ import {
   buildDefaultCorpus,
   buildFactRetrieval,
   datasetStatistics,
-  padExamples,
   explainLabels,
   mixSources,
-  packExamples,
   prepareExamples,
   readDataset,
   TextTokenizer,
   saveTokenizer,
   trainByteLevelBpe,
   type ChatTemplate,
+  type Conversation,
   type DatasetStatistics,
   type Example,
+  type MaskStrategy,
   type MixReport,
+  type MixSource,
   type DefaultCorpus,
   type PackingReport,
   type PrepareReport,
@@ -28,6 +29,8 @@ import { DEFAULT_FORMAT } from '@tunekit/rerank';
 import type { TrainerConfig } from '../config';
 import { log, progress } from '../progress';
 import { histogramSvg } from '../report/svg';
+import type { RunContext } from '../run-context';
+import { pack } from './train-stage';
 
 /** What the data stage hands to later stages, and what it reports. */
 export interface DataStageResult {
@@ -58,65 +61,136 @@ export interface DataSummary {
 }
 
 /**
- * Builds the default corpora, trains (or takes) the tokenizer, and turns every dataset into masked
- * token sequences. `tokenizer` comes from `--from` when starting from an existing model.
+ * Builds the default corpora, trains (or takes) the tokenizer, and turns every dataset into masked token sequences.
+ * `from` is the tokenizer of the model given with `--from`.
  */
-export async function runDataStage(
-  config: TrainerConfig,
-  runDir: string,
-  from?: TextTokenizer,
-): Promise<DataStageResult> {
-  const dataDir = path.join(runDir, 'data');
-  await mkdir(dataDir, { recursive: true });
-  const { data, sequence } = config;
-  for (const source of data.sources) {
+export async function runDataStage(ctx: RunContext, from?: TextTokenizer): Promise<DataStageResult> {
+  const { config } = ctx;
+  await mkdir(ctx.path('data'), { recursive: true });
+  await checkSources(config);
+  const corpus = buildDefaultCorpus({ seed: config.seed, heldOutFraction: config.data.heldOutFraction });
+  log(
+    `data: ${corpus.facts.length} countries from countries-list; ${corpus.trainEntities.length} train, ` +
+      `${corpus.heldOutEntities.length} held out; ${corpus.train.length} train / ${corpus.heldOut.length} ` +
+      'held-out instructions',
+  );
+  const tokenizer = await stageTokenizer(ctx, corpus, from);
+  const prepare = preparer(config, tokenizer.tokenizer);
+  const prose = pretrainingProse(config, corpus, prepare);
+  const instructions = await instructionMixture(config, corpus, prepare, prose.pretraining.examples);
+  const sftVariants = ablationMixtures(config, corpus, prepare, instructions);
+  const heldOut = prepare('held-out instructions', chats(corpus.heldOut));
+  const packing = packingReports(ctx, tokenizer.tokenizer, {
+    pretraining: prose.pretraining.examples,
+    sft: instructions.mixture.items,
+  });
+  const statistics = {
+    pretraining: datasetStatistics('pretraining', prose.pretraining.examples),
+    sft: datasetStatistics('sft', instructions.mixture.items),
+    heldOut: datasetStatistics('heldOut', heldOut.examples),
+  };
+  const summary: DataSummary = {
+    entities: {
+      total: corpus.facts.length,
+      train: corpus.trainEntities.length,
+      heldOut: corpus.heldOutEntities.length,
+    },
+    reads: instructions.reads,
+    prepare: {
+      pretraining: prose.pretraining.report,
+      sft: mergePrepare(instructions.prepared),
+      heldOut: heldOut.report,
+    },
+    mixture: instructions.mixture.report,
+    packing,
+    statistics,
+    tokenizer: tokenizer.summary,
+    samples: sampleByTask(
+      new Map(corpus.train.map((c) => [c.source!, String(c.meta?.task)])),
+      instructions.mixture.items,
+      tokenizer.tokenizer,
+    ),
+  };
+  await writeDataReport(ctx, summary);
+  return {
+    corpus,
+    tokenizer: tokenizer.tokenizer,
+    template: tokenizer.tokenizer.chatTemplate(),
+    pretraining: prose.pretraining.examples,
+    plainPretraining: prose.plain?.examples,
+    perplexity: prose.perplexity.examples,
+    sft: instructions.mixture.items,
+    sftVariants,
+    heldOut: heldOut.examples,
+    summary,
+  };
+}
+
+/** Every `--data` file must exist before anything is built. */
+async function checkSources(config: TrainerConfig): Promise<void> {
+  for (const source of config.data.sources) {
     await access(source.path).catch(() => {
       throw new DataError(`${source.path}: file not found (from --data / data.sources)`);
     });
   }
+}
 
-  const corpus = buildDefaultCorpus({ seed: config.seed, heldOutFraction: data.heldOutFraction });
-  log(
-    `data: ${corpus.facts.length} countries from countries-list; ${corpus.trainEntities.length} train, ${corpus.heldOutEntities.length} held out; ${corpus.train.length} train / ${corpus.heldOut.length} held-out instructions`,
-  );
-
-  // Tokenizer: byte-level BPE over pre-training prose and instruction text (or the given model's). A resumed
-  // run keeps the one it saved: its checkpoints' token ids mean that tokenizer's tokens, whatever the code now trains.
+/**
+ * The run's tokenizer: the `--from` model's, the one a resumed run saved (its checkpoints' token ids mean that
+ * tokenizer's tokens, whatever the code now trains), or a byte-level BPE trained on pre-training prose and
+ * instruction text.
+ */
+async function stageTokenizer(
+  ctx: RunContext,
+  corpus: DefaultCorpus,
+  from: TextTokenizer | undefined,
+): Promise<{ tokenizer: TextTokenizer; summary: DataSummary['tokenizer'] }> {
+  const { config } = ctx;
   const started = Date.now();
-  const tokenizerDir = path.join(runDir, 'tokenizer');
+  const dir = ctx.path('tokenizer');
   const hasSaved =
     Boolean(config.resume) &&
     !from &&
-    (await access(path.join(tokenizerDir, 'tokenizer.json')).then(
+    (await access(path.join(dir, 'tokenizer.json')).then(
       () => true,
       () => false,
     ));
-  const saved = hasSaved ? await TextTokenizer.fromDirectory(tokenizerDir) : undefined;
+  const saved = hasSaved ? await TextTokenizer.fromDirectory(dir) : undefined;
   const given = from ?? saved;
-  const tokenizerTexts = given
-    ? []
-    : [
-        ...corpus.pretraining({
-          exposures: config.tokenizer.trainExposures,
-          seed: config.seed + 1,
-          style: data.pretrainStyle,
-        }),
-        ...corpus.train.flatMap((c) => c.messages.map((m) => m.content)),
-        ...(config.stages.includes('rerank') ? rerankTexts(config) : []),
-      ];
+  const texts = given ? [] : tokenizerTexts(config, corpus);
   const tokenizer =
     given ??
-    trainByteLevelBpe(tokenizerTexts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: sequence.maxLength });
-  if (!saved) await saveTokenizer(tokenizer, tokenizerDir);
-  const tokenizerSeconds = (Date.now() - started) / 1000;
+    trainByteLevelBpe(texts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: config.sequence.maxLength });
+  if (!saved) await saveTokenizer(tokenizer, dir);
+  const seconds = (Date.now() - started) / 1000;
   log(
     given
       ? `tokenizer: from ${saved ? `the run's tokenizer/ (resumed)` : config.from}, ${tokenizer.vocabSize} tokens`
-      : `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${tokenizerTexts.length} texts in ${tokenizerSeconds.toFixed(1)}s`,
+      : `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${texts.length} texts in ` +
+          `${seconds.toFixed(1)}s`,
   );
-  const template = tokenizer.chatTemplate();
+  return { tokenizer, summary: { vocabSize: tokenizer.vocabSize, trainedOnDocuments: texts.length, seconds } };
+}
 
-  const prepare = (name: string, examples: Example[], strategy = sequence.masking) => {
+function tokenizerTexts(config: TrainerConfig, corpus: DefaultCorpus): string[] {
+  return [
+    ...corpus.pretraining({
+      exposures: config.tokenizer.trainExposures,
+      seed: config.seed + 1,
+      style: config.data.pretrainStyle,
+    }),
+    ...corpus.train.flatMap((c) => c.messages.map((m) => m.content)),
+    ...(config.stages.includes('rerank') ? rerankTexts(config) : []),
+  ];
+}
+
+type Prepare = (name: string, examples: Example[], strategy?: MaskStrategy) => ReturnType<typeof prepareExamples>;
+
+/** Tokenizes and masks a dataset with progress, listing the first skipped rows. */
+function preparer(config: TrainerConfig, tokenizer: TextTokenizer): Prepare {
+  const template = tokenizer.chatTemplate();
+  const { sequence, data } = config;
+  return (name, examples, strategy = sequence.masking) => {
     const bar = progress(`tokenize ${name}`, examples.length);
     const out = prepareExamples(examples, tokenizer, template, {
       strategy,
@@ -131,136 +205,145 @@ export async function runDataStage(
     if (r.skipped.length > 5) log(`  … ${r.skipped.length - 5} more skipped, all listed in data/stats.json`);
     return out;
   };
+}
 
-  const pretrainDocs: Example[] = [
-    ...corpus.pretraining({ exposures: data.pretrainExposures, style: data.pretrainStyle }),
-  ].map((text, i) => ({ kind: 'text', document: { text, source: `default:pretraining:${i}` } }));
-  const pretraining = prepare('pre-training prose', pretrainDocs);
-  const plainPretraining = config.pretrain.compareAugmentation
+const chats = (conversations: Conversation[]): Example[] =>
+  conversations.map((conversation) => ({ kind: 'chat', conversation }));
+
+const texts = (documents: Iterable<string>, source: string): Example[] =>
+  [...documents].map((text, i) => ({ kind: 'text', document: { text, source: `default:${source}:${i}` } }));
+
+/**
+ * Pre-training prose, the plain prose of the augmentation ablation when asked for, and held-out prose (fresh
+ * biographies under another seed) for perplexity.
+ */
+function pretrainingProse(config: TrainerConfig, corpus: DefaultCorpus, prepare: Prepare) {
+  const { data } = config;
+  const pretraining = prepare(
+    'pre-training prose',
+    texts(corpus.pretraining({ exposures: data.pretrainExposures, style: data.pretrainStyle }), 'pretraining'),
+  );
+  const plain = config.pretrain.compareAugmentation
     ? prepare(
         'plain pre-training prose (ablation)',
-        [...corpus.pretraining({ exposures: data.pretrainExposures, style: 'plain' })].map((text, i) => ({
-          kind: 'text',
-          document: { text, source: `default:plain:${i}` },
-        })),
-      ).examples
+        texts(corpus.pretraining({ exposures: data.pretrainExposures, style: 'plain' }), 'plain'),
+      )
     : undefined;
-  const perplexityDocs: Example[] = [
-    ...corpus.pretraining({ exposures: config.eval.perplexityExposures, seed: config.seed + 7919, style: 'augmented' }),
-  ].map((text, i) => ({ kind: 'text', document: { text, source: `default:perplexity:${i}` } }));
-  const perplexity = prepare('held-out pre-training prose', perplexityDocs);
+  const perplexity = prepare(
+    'held-out pre-training prose',
+    texts(
+      corpus.pretraining({ exposures: config.eval.perplexityExposures, seed: config.seed + 7919, style: 'augmented' }),
+      'perplexity',
+    ),
+  );
+  return { pretraining, plain, perplexity };
+}
 
-  // Instruction mixture: the default corpus, user files, and pre-training replay.
+interface Mixture {
+  /** The instruction sources (the default corpus and user files), without replay. */
+  sources: MixSource<TokenizedExample>[];
+  replay: MixSource<TokenizedExample>[];
+  mixture: ReturnType<typeof mixSources<TokenizedExample>>;
+  reads: ReadReport[];
+  prepared: PrepareReport[];
+}
+
+/** The instruction mixture: the default corpus, user files, and pre-training replay. */
+async function instructionMixture(
+  config: TrainerConfig,
+  corpus: DefaultCorpus,
+  prepare: Prepare,
+  pretraining: TokenizedExample[],
+): Promise<Mixture> {
+  const { data } = config;
   const reads: ReadReport[] = [];
-  const sources: { name: string; items: TokenizedExample[]; weight: number }[] = [];
-  const sftPrepare: PrepareReport[] = [];
+  const sources: MixSource<TokenizedExample>[] = [];
+  const prepared: PrepareReport[] = [];
   if (data.defaultWeight > 0) {
-    const out = prepare(
-      'default instructions',
-      corpus.train.map((conversation) => ({ kind: 'chat', conversation })),
-    );
+    const out = prepare('default instructions', chats(corpus.train));
     sources.push({ name: 'default', items: out.examples, weight: data.defaultWeight });
-    sftPrepare.push(out.report);
+    prepared.push(out.report);
   }
   for (const source of data.sources) {
     const { examples, report } = await readDataset(source.path, { format: source.format, onError: data.onError });
     reads.push(report);
     log(
-      `read ${source.path}: ${report.format}, ${report.kept}/${report.rows} rows kept, ${report.skipped.length} skipped`,
+      `read ${source.path}: ${report.format}, ${report.kept}/${report.rows} rows kept, ` +
+        `${report.skipped.length} skipped`,
     );
     const out = prepare(path.basename(source.path), examples);
     sources.push({ name: source.path, items: out.examples, weight: source.weight });
-    sftPrepare.push(out.report);
+    prepared.push(out.report);
   }
   if (sources.length === 0)
     throw new DataError('no instruction data: data.defaultWeight is 0 and no --data files were given');
-  const replay =
-    data.replayWeight > 0 ? [{ name: 'replay', items: pretraining.examples, weight: data.replayWeight }] : [];
+  const replay = data.replayWeight > 0 ? [{ name: 'replay', items: pretraining, weight: data.replayWeight }] : [];
   const mixture = mixSources([...sources, ...replay], { seed: config.seed });
-  log(
-    `mixture: ${mixture.report.sources.map((s) => `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%${s.epochs > 1.05 ? `, each row ×${s.epochs.toFixed(1)}` : ''})`).join(', ')}`,
-  );
-  for (const s of mixture.report.sources.slice(1)) {
+  logMixture(mixture.report);
+  return { sources, replay, mixture, reads, prepared };
+}
+
+function logMixture(report: MixReport): void {
+  const share = (s: MixReport['sources'][number]) =>
+    `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%${s.epochs > 1.05 ? `, each row ×${s.epochs.toFixed(1)}` : ''})`;
+  log(`mixture: ${report.sources.map(share).join(', ')}`);
+  for (const s of report.sources.slice(1)) {
     if (s.epochs > 10)
       log(
-        `warning: ${s.name} has ${s.available} rows but weight ${s.weight} asks for ${s.taken}: each row repeats ~${Math.round(s.epochs)} times; lower its weight or add data`,
+        `warning: ${s.name} has ${s.available} rows but weight ${s.weight} asks for ${s.taken}: each row repeats ` +
+          `~${Math.round(s.epochs)} times; lower its weight or add data`,
       );
   }
+}
 
-  // Ablations train on the same budget with one thing changed.
-  const sftVariants: DataStageResult['sftVariants'] = {};
+/** The instruction mixture of each ablation, on the same budget with one thing changed. */
+function ablationMixtures(
+  config: TrainerConfig,
+  corpus: DefaultCorpus,
+  prepare: Prepare,
+  { sources, replay }: Mixture,
+): DataStageResult['sftVariants'] {
+  const variants: DataStageResult['sftVariants'] = {};
   const ablations = config.stages.includes('sft') ? config.sft.ablations : [];
   if (ablations.includes('no_replay') && replay.length)
-    sftVariants.no_replay = mixSources(sources, { seed: config.seed }).items;
-  if (ablations.includes('train_on_all') && sequence.masking !== 'all' && data.defaultWeight > 0) {
-    const everything = prepare(
-      'default instructions (train on all tokens)',
-      corpus.train.map((conversation) => ({ kind: 'chat', conversation })),
-      'all',
-    );
-    sftVariants.train_on_all = mixSources(
+    variants.no_replay = mixSources(sources, { seed: config.seed }).items;
+  if (ablations.includes('train_on_all') && config.sequence.masking !== 'all' && config.data.defaultWeight > 0) {
+    const everything = prepare('default instructions (train on all tokens)', chats(corpus.train), 'all');
+    variants.train_on_all = mixSources(
       [{ ...sources[0], items: everything.examples }, ...sources.slice(1), ...replay],
       { seed: config.seed },
     ).items;
   }
+  return variants;
+}
 
-  const heldOut = prepare(
-    'held-out instructions',
-    corpus.heldOut.map((conversation) => ({ kind: 'chat', conversation })),
-  );
-
-  const pack = (examples: TokenizedExample[]) =>
-    (sequence.packing ? packExamples : padExamples)(examples, { seqLength: sequence.maxLength, padId: tokenizer.padId })
-      .report;
-  const packing = { pretraining: pack(pretraining.examples), sft: pack(mixture.items) };
-  for (const [name, r] of Object.entries(packing))
+function packingReports(
+  ctx: RunContext,
+  tokenizer: TextTokenizer,
+  sets: Record<'pretraining' | 'sft', TokenizedExample[]>,
+): Record<'pretraining' | 'sft', PackingReport> {
+  const { sequence } = ctx.config;
+  const reports = {
+    pretraining: pack(ctx, sets.pretraining, tokenizer.padId).report,
+    sft: pack(ctx, sets.sft, tokenizer.padId).report,
+  };
+  for (const [name, r] of Object.entries(reports))
     log(
-      `${sequence.packing ? 'packing' : 'padding'} ${name}: ${r.examples} examples → ${r.rows} rows of ${sequence.maxLength}, efficiency ${(100 * r.efficiency).toFixed(1)}%`,
+      `${sequence.packing ? 'packing' : 'padding'} ${name}: ${r.examples} examples → ${r.rows} rows of ` +
+        `${sequence.maxLength}, efficiency ${(100 * r.efficiency).toFixed(1)}%`,
     );
+  return reports;
+}
 
-  const statistics = {
-    pretraining: datasetStatistics('pretraining', pretraining.examples),
-    sft: datasetStatistics('sft', mixture.items),
-    heldOut: datasetStatistics('heldOut', heldOut.examples),
-  };
-  const samples = sampleByTask(
-    new Map(corpus.train.map((c) => [c.source!, String(c.meta?.task)])),
-    mixture.items,
-    tokenizer,
-  );
-  const summary: DataSummary = {
-    entities: {
-      total: corpus.facts.length,
-      train: corpus.trainEntities.length,
-      heldOut: corpus.heldOutEntities.length,
-    },
-    reads,
-    prepare: { pretraining: pretraining.report, sft: mergePrepare(sftPrepare), heldOut: heldOut.report },
-    mixture: mixture.report,
-    packing,
-    statistics,
-    tokenizer: { vocabSize: tokenizer.vocabSize, trainedOnDocuments: tokenizerTexts.length, seconds: tokenizerSeconds },
-    samples,
-  };
-  await writeFile(path.join(dataDir, 'stats.json'), JSON.stringify(summary, null, 2) + '\n');
-  for (const [name, s] of Object.entries(statistics)) {
+/** data/stats.json and a token-length histogram per dataset. */
+async function writeDataReport(ctx: RunContext, summary: DataSummary): Promise<void> {
+  await writeFile(ctx.path('data', 'stats.json'), JSON.stringify(summary, null, 2) + '\n');
+  for (const [name, s] of Object.entries(summary.statistics)) {
     await writeFile(
-      path.join(dataDir, `lengths-${name}.svg`),
+      ctx.path('data', `lengths-${name}.svg`),
       histogramSvg(`${name}: tokens per example`, s.lengthHistogram.edges, s.lengthHistogram.counts, 'tokens'),
     );
   }
-  return {
-    corpus,
-    tokenizer,
-    template,
-    pretraining: pretraining.examples,
-    plainPretraining,
-    perplexity: perplexity.examples,
-    sft: mixture.items,
-    sftVariants,
-    heldOut: heldOut.examples,
-    summary,
-  };
 }
 
 /**

@@ -3,7 +3,7 @@ import { Llama, loadModel, parseConfig, saveModel } from '@tunekit/model';
 import { log } from '../progress';
 import type { RunContext } from '../run-context';
 import type { DataStageResult } from './data';
-import { pack, trainModel, type TrainSummary } from './train-model';
+import { pack, trainLanguageModel, type TrainSummary } from './train-stage';
 
 export interface PretrainResult {
   model: Llama;
@@ -49,9 +49,9 @@ export async function runPretrain(
   log(
     `pretrain: ${config.model_type} decoder, ${parameters.toLocaleString('en')} parameters (hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, ${m.kvHeads} KV heads)`,
   );
-  const rows = pack(ctx, variant === 'plain' ? data.plainPretraining! : data.pretraining, tokenizer.padId);
-  const evalRows = pack(ctx, data.perplexity, tokenizer.padId);
-  const trained = await trainModel(ctx, { name, model, rows, evalRows, schedule: ctx.config.pretrain });
+  const rows = pack(ctx, variant === 'plain' ? data.plainPretraining! : data.pretraining, tokenizer.padId).rows;
+  const evalRows = pack(ctx, data.perplexity, tokenizer.padId).rows;
+  const trained = await trainLanguageModel(ctx, { name, model, rows, evalRows, schedule: ctx.config.pretrain });
   await saveModel(model, ctx.path(dir));
   await saveTokenizer(tokenizer, ctx.path(dir));
   const summary = { ...trained, parameters, perplexity: Math.exp(trained.evalLoss ?? NaN) };

@@ -15,7 +15,7 @@ import { evaluateInstructions, heldOutItems, type InstructionEval } from '../eva
 import { log } from '../progress';
 import type { RunContext } from '../run-context';
 import type { DataStageResult } from './data';
-import { pack, trainModel, withoutEmbeddings, type TrainSummary } from './train-model';
+import { pack, trainLanguageModel, withoutEmbeddings, type TrainSummary } from './train-stage';
 
 export interface ModelEval extends Omit<InstructionEval, 'examples'> {
   perplexity: number;
@@ -49,9 +49,9 @@ export async function runSft(
 ): Promise<SftResult> {
   const c = ctx.config;
   const tokenizer = data.tokenizer;
-  const mainRows = pack(ctx, data.sft, tokenizer.padId);
+  const mainRows = pack(ctx, data.sft, tokenizer.padId).rows;
   const steps = Math.max(1, Math.ceil((mainRows.length * c.sft.epochs) / (c.sft.batchSize * c.sft.gradAccum)));
-  const evalRows = pack(ctx, data.heldOut, tokenizer.padId);
+  const evalRows = pack(ctx, data.heldOut, tokenizer.padId).rows;
   const variants: [string, readonly TokenizedExample[], Llama][] = [
     ['sft', data.sft, base],
     ...(Object.entries(data.sftVariants) as [string, TokenizedExample[]][]).map(
@@ -79,8 +79,8 @@ export async function runSft(
     let trainable: Map<string, tf.Variable> = model.params;
     if (lora) trainable = addLora(model, lora, c.seed);
     else if (c.sft.freezeEmbeddings) trainable = withoutEmbeddings(model.params);
-    const rows = name === 'sft' ? mainRows : pack(ctx, examples, tokenizer.padId);
-    const summary = await trainModel(ctx, { name, model, rows, evalRows, schedule: c.sft, steps, trainable });
+    const rows = name === 'sft' ? mainRows : pack(ctx, examples, tokenizer.padId).rows;
+    const summary = await trainLanguageModel(ctx, { name, model, rows, evalRows, schedule: c.sft, steps, trainable });
     if (lora) {
       await saveAdapters(model, lora, ctx.path(dir, 'adapter'), 'base');
       mergeLora(model);
@@ -94,7 +94,7 @@ export async function runSft(
 
   // Evaluation: the same held-out prompts for every model.
   const items = heldOutItems(data.corpus.heldOut, { questions: c.eval.questions, seed: c.seed });
-  const perplexityRows = pack(ctx, data.perplexity, tokenizer.padId);
+  const perplexityRows = pack(ctx, data.perplexity, tokenizer.padId).rows;
   const evals: SftResult['evals'] = {};
   const examples: Record<string, InstructionEval['examples']> = {};
   await mkdir(ctx.path('evals'), { recursive: true });
