@@ -138,7 +138,8 @@ function validateStages(config: TrainerConfig): void {
   }
   if (config.stages.includes('rerank') && !config.stages.includes('sft') && !config.from) {
     throw new ConfigError(
-      'stage "rerank" needs a tuned model: add "sft" to --stages or pass --from <run directory, HF model directory or reranker directory>',
+      'stage "rerank" needs a tuned model: add "sft" to --stages or pass --from <run directory, ' +
+        'HF model directory or reranker directory>',
     );
   }
   if (!config.rerank.defaultCollection && config.rerank.collections.length === 0 && config.stages.includes('rerank')) {

@@ -284,8 +284,10 @@ async function instructionMixture(
 }
 
 function logMixture(report: MixReport): void {
-  const share = (s: MixReport['sources'][number]) =>
-    `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%${s.epochs > 1.05 ? `, each row ×${s.epochs.toFixed(1)}` : ''})`;
+  const share = (s: MixReport['sources'][number]) => {
+    const repeats = s.epochs > 1.05 ? `, each row ×${s.epochs.toFixed(1)}` : '';
+    return `${s.name} ${s.taken} (${(100 * s.share).toFixed(0)}%${repeats})`;
+  };
   log(`mixture: ${report.sources.map(share).join(', ')}`);
   for (const s of report.sources.slice(1)) {
     if (s.epochs > 10)

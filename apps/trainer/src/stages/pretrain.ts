@@ -47,7 +47,8 @@ export async function runPretrain(
   const model = Llama.init(config, ctx.config.seed);
   const parameters = [...model.params.values()].reduce((n, v) => n + v.size, 0);
   log(
-    `pretrain: ${config.model_type} decoder, ${parameters.toLocaleString('en')} parameters (hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, ${m.kvHeads} KV heads)`,
+    `pretrain: ${config.model_type} decoder, ${parameters.toLocaleString('en')} parameters ` +
+      `(hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, ${m.kvHeads} KV heads)`,
   );
   const rows = pack(ctx, variant === 'plain' ? data.plainPretraining! : data.pretraining, tokenizer.padId).rows;
   const evalRows = pack(ctx, data.perplexity, tokenizer.padId).rows;

@@ -36,7 +36,9 @@ export interface RerankTrainSummary {
   steps: number;
   groups: number;
   mining: GroupReport;
-  /** Training queries left out because they leave too little room for a document in the context (the first 20 listed). */
+  /**
+   * Training queries left out because they leave too little room for a document in the context (the first 20 listed).
+   */
   tooLong: { count: number; first: string[] };
   seconds: number;
   tokensPerSecond: number;
@@ -318,7 +320,8 @@ function syntheticQueries(
       index,
     });
     log(
-      `rerank ${collection.name}: the chat model wrote ${made.generated} queries, ${made.kept} kept by the round-trip filter`,
+      `rerank ${collection.name}: the chat model wrote ${made.generated} queries, ` +
+        `${made.kept} kept by the round-trip filter`,
     );
     queries.push(...made.queries);
   }
