@@ -56,9 +56,7 @@ export interface GroupEvaluation {
  * groups in the whole step, so micro-batching equals one large batch. Checkpoints hold weights,
  * head, adapters, optimiser moments and the data cursor, so a resumed run continues exactly.
  */
-export async function trainReranker(
-  o: RerankTrainOptions,
-): Promise<{
+export async function trainReranker(o: RerankTrainOptions): Promise<{
   steps: number;
   lastCheckpoint?: string;
   history: { step: number; loss: number }[];
