@@ -29,15 +29,9 @@ export { packExamples, padBatch, padExamples, type PackedRow, type PackingReport
 export { mixSources, type MixReport, type MixSource } from './mix';
 export { datasetStatistics, histogram, type DatasetStatistics, type Histogram } from './stats';
 
-export {
-  ATTRIBUTES,
-  loadCountries,
-  mentions,
-  splitByEntity,
-  wholeWords,
-  type Attribute,
-  type CountryFacts,
-} from './corpora/countries';
+export { mentions, wholeWords } from './text';
+
+export { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryFacts } from './corpora/countries';
 export {
   FACT_SENTENCES,
   biography,
@@ -52,7 +46,6 @@ export {
   buildFactRetrieval,
   type FactRetrieval,
   type FactRetrievalOptions,
-  type InstructionPair,
   type RetrievalSplit,
 } from './corpora/retrieval';
 export {
@@ -64,4 +57,5 @@ export {
   type BeirQuery,
   type Qrels,
 } from './retrieval/beir';
+export type { InstructionPair } from './retrieval/instruction-pairs';
 export { readTrecRun, writeTrecRun, type Run } from './retrieval/trec';

@@ -1,4 +1,5 @@
 import type { BeirDocument, BeirQuery, Qrels } from '../retrieval/beir';
+import type { InstructionPair } from '../retrieval/instruction-pairs';
 import { Rng, hashString } from '../rng';
 import { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryFacts } from './countries';
 
@@ -9,14 +10,6 @@ import { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryF
  * FollowIR-style instruction pairs. Training queries are about training countries only; test
  * queries are about held-out countries (or held-out values), as in the instruction corpus.
  */
-
-/** The same query under two instructions, each with its own judgments (FollowIR). */
-export interface InstructionPair {
-  id: string;
-  query: string;
-  original: { instruction: string; qrels: Map<string, number> };
-  altered: { instruction: string; qrels: Map<string, number> };
-}
 
 export interface RetrievalSplit {
   /** Natural questions; the reranker's default instruction applies. */
