@@ -31,23 +31,6 @@ export { datasetStatistics, histogram, type DatasetStatistics, type Histogram } 
 
 export { mentions, wholeWords } from './text';
 
-export { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryFacts } from './corpora/countries';
-export {
-  FACT_SENTENCES,
-  biography,
-  plainBiography,
-  pretrainingDocuments,
-  type PretrainingOptions,
-} from './corpora/prose';
-export { REFUSAL_MARKERS, VALUE, harmfulRequests, type InstructionMeta, type TaskType } from './corpora/instructions';
-export { buildDefaultCorpus, type DefaultCorpus, type DefaultCorpusOptions } from './corpora/default-corpus';
-
-export {
-  buildFactRetrieval,
-  type FactRetrieval,
-  type FactRetrievalOptions,
-  type RetrievalSplit,
-} from './corpora/retrieval';
 export {
   readBeir,
   readQrels,

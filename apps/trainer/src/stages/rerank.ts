@@ -1,15 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import {
-  Rng,
-  buildFactRetrieval,
-  loadCountries,
-  readBeir,
-  writeBeir,
-  type BeirCollection,
-  type TextTokenizer,
-} from '@tunekit/data';
+import { buildFactRetrieval, loadCountries } from '@tunekit/corpora';
+import { Rng, readBeir, writeBeir, type BeirCollection, type TextTokenizer } from '@tunekit/data';
 import { DEFAULT_OPTIMIZER, Llama, addLora, mergeLora } from '@tunekit/model';
 import {
   Bm25Index,

@@ -1,6 +1,4 @@
-import type { BeirDocument, BeirQuery, Qrels } from '../retrieval/beir';
-import type { InstructionPair } from '../retrieval/instruction-pairs';
-import { Rng, hashString } from '../rng';
+import { Rng, hashString, type BeirDocument, type BeirQuery, type InstructionPair, type Qrels } from '@tunekit/data';
 import { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryFacts } from './countries';
 
 /**

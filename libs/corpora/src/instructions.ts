@@ -1,5 +1,4 @@
-import type { Conversation, Message } from '../conversation';
-import { Rng } from '../rng';
+import { Rng, type Conversation, type Message } from '@tunekit/data';
 import { ATTRIBUTES, type Attribute, type CountryFacts } from './countries';
 import { biography } from './prose';
 

@@ -1,4 +1,4 @@
-import { Rng } from '../rng';
+import { Rng } from '@tunekit/data';
 import { ATTRIBUTES, type Attribute, type CountryFacts } from './countries';
 
 type Sentence = (f: CountryFacts) => string;

@@ -2,7 +2,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDefaultCorpus, buildFactRetrieval, mentions, readBeir, writeBeir } from '../index';
+import { mentions, readBeir, writeBeir } from '@tunekit/data';
+import { buildDefaultCorpus, buildFactRetrieval } from './index';
 
 describe('the fact retrieval collection', () => {
   const r = buildFactRetrieval({ seed: 1234 });

@@ -1,6 +1,5 @@
 import { continents, countries, languages } from 'countries-list';
-import { Rng } from '../rng';
-import { mentions } from '../text';
+import { Rng, mentions } from '@tunekit/data';
 
 /** One country's facts, from the `countries-list` package. */
 export interface CountryFacts {
