@@ -220,6 +220,7 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
         const sharing = facts.filter((f) => f[a] === v);
         const continents = [...new Set(sharing.map((f) => f.continent))].sort();
         if (continents.length < 2) continue;
+        const where = a === 'currency' ? `${v} is the currency` : `${v} is spoken`;
         const original = new Map<string, number>();
         for (const f of sharing) original.set(`${f.id}-${a}`, 1);
         for (const continent of continents) {
@@ -229,11 +230,11 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
             id: `${name}-pair-${pairs.length}`,
             query: BY_VALUE[a](v),
             original: {
-              instruction: `A document is relevant if it names a country where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`,
+              instruction: `A document is relevant if it names a country where ${where}.`,
               qrels: original,
             },
             altered: {
-              instruction: `A document is relevant only if it names a country in ${continent} where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`,
+              instruction: `A document is relevant only if it names a country in ${continent} where ${where}.`,
               qrels: altered,
             },
           });
