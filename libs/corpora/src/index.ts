@@ -4,4 +4,12 @@ export { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryF
 export { FACT_SENTENCES, biography, plainBiography, pretrainingDocuments, type PretrainingOptions } from './prose';
 export { REFUSAL_MARKERS, VALUE, harmfulRequests, type InstructionMeta, type TaskType } from './instructions';
 export { buildDefaultCorpus, type DefaultCorpus, type DefaultCorpusOptions } from './default-corpus';
-export { buildFactRetrieval, type FactRetrieval, type FactRetrievalOptions, type RetrievalSplit } from './retrieval';
+export {
+  buildFactRetrieval,
+  factOf,
+  type FactFacet,
+  type FactMetadata,
+  type FactRetrieval,
+  type FactRetrievalOptions,
+  type RetrievalSplit,
+} from './retrieval';
