@@ -1,12 +1,15 @@
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-/** Which projects may import which: apps → libs; rerank → model → data; data → nothing. */
+/** Which projects may import which: apps → libs; rerank → model → data; corpora → data; data → nothing. */
 export const dependencyConstraints = [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'lib:rerank', onlyDependOnLibsWithTags: ['lib:model', 'lib:data'] },
   { sourceTag: 'lib:model', onlyDependOnLibsWithTags: ['lib:data'] },
+  // the default run's corpora are built with the toolkit alone; no other library lists lib:corpora, so only apps
+  // and tools use them
+  { sourceTag: 'lib:corpora', onlyDependOnLibsWithTags: ['lib:data'] },
   { sourceTag: 'lib:data', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'lib:db', onlyDependOnLibsWithTags: [] },
 ];

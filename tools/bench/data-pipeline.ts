@@ -6,8 +6,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildDefaultCorpus } from '@tunekit/corpora';
 import {
-  buildDefaultCorpus,
   packExamples,
   prepareExamples,
   TextTokenizer,

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { buildFactRetrieval } from '@tunekit/data';
+import { buildFactRetrieval } from '@tunekit/corpora';
 import { selectBackend } from '@tunekit/model';
 import { OnnxScorer, Reranker } from '@tunekit/rerank';
 

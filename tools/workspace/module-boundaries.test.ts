@@ -12,7 +12,7 @@ async function boundaryErrors(file: string, code: string): Promise<string[]> {
   return result.messages.filter((m) => m.ruleId === '@nx/enforce-module-boundaries').map((m) => m.message);
 }
 
-describe('module boundaries (apps → libs; rerank → model → data)', () => {
+describe('module boundaries (apps → libs; rerank → model → data; corpora → data)', () => {
   beforeAll(() => {
     // The rule reads Nx's cached project graph; computing it makes the test independent of how it is started.
     execFileSync(path.join(root, 'node_modules/.bin/nx'), ['show', 'projects'], {
@@ -39,6 +39,28 @@ describe('module boundaries (apps → libs; rerank → model → data)', () => {
       '@tunekit/rerank',
       /Circular dependency between "model" and "rerank"|A project tagged with "lib:model" can only depend on libs tagged with "lib:data"/,
     ],
+    // corpora depends on data, so the reverse is a cycle as well
+    [
+      'libs/data/src/forbidden.ts',
+      '@tunekit/corpora',
+      /Circular dependency between "data" and "corpora"|tagged with "lib:data" cannot depend on any libs with tags/,
+    ],
+    // the toolkit libraries stay corpus-free: only apps and tools build the default corpora
+    [
+      'libs/model/src/forbidden.ts',
+      '@tunekit/corpora',
+      /A project tagged with "lib:model" can only depend on libs tagged with "lib:data"/,
+    ],
+    [
+      'libs/rerank/src/forbidden.ts',
+      '@tunekit/corpora',
+      /A project tagged with "lib:rerank" can only depend on libs tagged with "lib:model", "lib:data"/,
+    ],
+    [
+      'libs/corpora/src/forbidden.ts',
+      '@tunekit/model',
+      /A project tagged with "lib:corpora" can only depend on libs tagged with "lib:data"/,
+    ],
   ])('%s may not import %s', async (file, target, message) => {
     const errors = await boundaryErrors(file, `import * as forbidden from '${target}';\nexport const x = forbidden;\n`);
     expect(errors).toHaveLength(1);
@@ -59,6 +81,9 @@ describe('module boundaries (apps → libs; rerank → model → data)', () => {
     ['libs/model/src/allowed.ts', '@tunekit/data'],
     ['apps/trainer/src/allowed.ts', '@tunekit/rerank'],
     ['tools/bench/allowed.ts', '@tunekit/data'],
+    ['libs/corpora/src/allowed.ts', '@tunekit/data'],
+    ['apps/trainer/src/allowed.ts', '@tunekit/corpora'],
+    ['tools/bench/allowed.ts', '@tunekit/corpora'],
   ])('%s may import %s', async (file, target) => {
     expect(await boundaryErrors(file, `import * as allowed from '${target}';\nexport const x = allowed;\n`)).toEqual(
       [],

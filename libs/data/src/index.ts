@@ -29,32 +29,8 @@ export { packExamples, padBatch, padExamples, type PackedRow, type PackingReport
 export { mixSources, type MixReport, type MixSource } from './mix';
 export { datasetStatistics, histogram, type DatasetStatistics, type Histogram } from './stats';
 
-export {
-  ATTRIBUTES,
-  loadCountries,
-  mentions,
-  splitByEntity,
-  wholeWords,
-  type Attribute,
-  type CountryFacts,
-} from './corpora/countries';
-export {
-  FACT_SENTENCES,
-  biography,
-  plainBiography,
-  pretrainingDocuments,
-  type PretrainingOptions,
-} from './corpora/prose';
-export { REFUSAL_MARKERS, VALUE, harmfulRequests, type InstructionMeta, type TaskType } from './corpora/instructions';
-export { buildDefaultCorpus, type DefaultCorpus, type DefaultCorpusOptions } from './corpora/default-corpus';
+export { mentions, wholeWords } from './text';
 
-export {
-  buildFactRetrieval,
-  type FactRetrieval,
-  type FactRetrievalOptions,
-  type InstructionPair,
-  type RetrievalSplit,
-} from './corpora/retrieval';
 export {
   readBeir,
   readQrels,
@@ -64,4 +40,5 @@ export {
   type BeirQuery,
   type Qrels,
 } from './retrieval/beir';
+export type { InstructionPair } from './retrieval/instruction-pairs';
 export { readTrecRun, writeTrecRun, type Run } from './retrieval/trec';

@@ -1,11 +1,5 @@
-import {
-  REFUSAL_MARKERS,
-  Rng,
-  type ChatTemplate,
-  type Conversation,
-  type InstructionMeta,
-  type TextTokenizer,
-} from '@tunekit/data';
+import { REFUSAL_MARKERS, type InstructionMeta } from '@tunekit/corpora';
+import { Rng, type ChatTemplate, type Conversation, type TextTokenizer } from '@tunekit/data';
 import { generate, type Llama } from '@tunekit/model';
 
 /** One held-out prompt: the conversation up to the last assistant turn, and what a good answer holds. */

@@ -2,8 +2,6 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   DataError,
-  buildDefaultCorpus,
-  buildFactRetrieval,
   datasetStatistics,
   explainLabels,
   mixSources,
@@ -19,12 +17,12 @@ import {
   type MaskStrategy,
   type MixReport,
   type MixSource,
-  type DefaultCorpus,
   type PackingReport,
   type PrepareReport,
   type ReadReport,
   type TokenizedExample,
 } from '@tunekit/data';
+import { buildDefaultCorpus, buildFactRetrieval, type DefaultCorpus } from '@tunekit/corpora';
 import { DEFAULT_FORMAT } from '@tunekit/rerank';
 import type { TrainerConfig } from '../config';
 import { log, progress } from '../progress';

@@ -66,12 +66,10 @@ export function streamDataset(
         );
       }
       report.skipped.push(
-        ...issues
-          .slice(0, 1)
-          .map((i) => ({
-            ...i,
-            message: issues.length > 1 ? `${i.message} (and ${issues.length - 1} more)` : i.message,
-          })),
+        ...issues.slice(0, 1).map((i) => ({
+          ...i,
+          message: issues.length > 1 ? `${i.message} (and ${issues.length - 1} more)` : i.message,
+        })),
       );
     }
     if (report.rows === 0) throw new DataError(`${name}: no rows; an empty dataset would train on nothing`);

@@ -10,6 +10,11 @@ export interface BeirDocument {
   id: string;
   title: string;
   text: string;
+  /**
+   * What is known about the document besides its text (BEIR's corpus rows may carry it), so code can ask what a
+   * document is about instead of parsing its id; kept by writeBeir and readBeir.
+   */
+  metadata?: Record<string, unknown>;
 }
 
 export interface BeirQuery {
@@ -34,6 +39,8 @@ const docRow = z.object({
   _id: z.union([z.string(), z.number()]).transform(String),
   title: z.string().optional().default(''),
   text: z.string({ error: 'must be a string' }),
+  // metadata that is not an object is left out, as it was before documents kept metadata, rather than failing
+  metadata: z.record(z.string(), z.unknown()).optional().catch(undefined),
 });
 const queryRow = z.object({
   _id: z.union([z.string(), z.number()]).transform(String),
@@ -47,7 +54,12 @@ export async function readBeir(dir: string, options: { split?: string } = {}): P
   const split = options.split ?? 'test';
   const corpus = new Map<string, BeirDocument>();
   for (const row of await readRows(path.join(dir, 'corpus.jsonl'), docRow))
-    corpus.set(row._id, { id: row._id, title: row.title, text: row.text });
+    corpus.set(row._id, {
+      id: row._id,
+      title: row.title,
+      text: row.text,
+      ...(row.metadata ? { metadata: row.metadata } : {}),
+    });
   const queries = new Map<string, BeirQuery>();
   for (const row of await readRows(path.join(dir, 'queries.jsonl'), queryRow)) {
     queries.set(row._id, {
@@ -63,7 +75,8 @@ export async function readBeir(dir: string, options: { split?: string } = {}): P
   } catch {
     const available = await readdir(path.join(dir, 'qrels')).catch(() => []);
     throw new DataError(
-      `${qrelsFile}: not found${available.length ? `; available splits: ${available.map((f) => f.replace(/\.tsv$/, '')).join(', ')}` : ''}`,
+      `${qrelsFile}: not found` +
+        (available.length ? `; available splits: ${available.map((f) => f.replace(/\.tsv$/, '')).join(', ')}` : ''),
     );
   }
   const qrels = await readQrels(qrelsFile);
@@ -144,7 +157,10 @@ export async function readQrels(file: string): Promise<Qrels> {
   return qrels;
 }
 
-/** Writes a collection in BEIR's layout (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`), readable by `readBeir`. */
+/**
+ * Writes a collection in BEIR's layout (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`), readable by
+ * `readBeir`.
+ */
 export async function writeBeir(
   dir: string,
   c: Omit<BeirCollection, 'name'>,
@@ -154,7 +170,14 @@ export async function writeBeir(
   const lines = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
   await writeFile(
     path.join(dir, 'corpus.jsonl'),
-    lines([...c.corpus.values()].map((d) => ({ _id: d.id, title: d.title, text: d.text }))),
+    lines(
+      [...c.corpus.values()].map((d) => ({
+        _id: d.id,
+        title: d.title,
+        text: d.text,
+        ...(d.metadata ? { metadata: d.metadata } : {}),
+      })),
+    ),
   );
   await writeFile(
     path.join(dir, 'queries.jsonl'),

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readBeir, readQrels, readTrecRun, writeTrecRun } from '../index';
+import { readBeir, readQrels, readTrecRun, writeBeir, writeTrecRun, type BeirDocument } from '../index';
 
 async function collection(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'beir-'));
@@ -56,6 +56,19 @@ describe('BEIR collections', () => {
     });
     await expect(readBeir(dangling)).rejects.toThrow(/document d9 is not in corpus\.jsonl/);
     await expect(readBeir(dangling, { split: 'dev' })).rejects.toThrow(/dev\.tsv: not found; available splits: test/);
+  });
+
+  it("keeps documents' metadata through BEIR files, and leaves out metadata that is not an object", async () => {
+    const doc: BeirDocument = { id: 'd1', title: 'Peru', text: 'Lima.', metadata: { entity: 'PE', facet: 'capital' } };
+    const dir = await mkdtemp(path.join(tmpdir(), 'beir-'));
+    await writeBeir(dir, { corpus: new Map([['d1', doc]]), queries: new Map(), qrels: new Map() });
+    expect((await readBeir(dir)).corpus.get('d1')).toEqual(doc);
+    const odd = await collection({
+      'corpus.jsonl': '{"_id": "d1", "text": "Lima.", "metadata": "not an object"}\n',
+      'queries.jsonl': '',
+      'qrels/test.tsv': 'query-id\tcorpus-id\tscore\n',
+    });
+    expect((await readBeir(odd)).corpus.get('d1')).toEqual({ id: 'd1', title: '', text: 'Lima.' });
   });
 
   it('reads TREC qrels too', async () => {

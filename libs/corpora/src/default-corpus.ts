@@ -1,5 +1,4 @@
-import type { Conversation } from '../conversation';
-import { Rng } from '../rng';
+import { Rng, type Conversation } from '@tunekit/data';
 import { loadCountries, splitByEntity, type CountryFacts } from './countries';
 import { entityTasks, harmfulRequests, pairTasks, refusalTasks, type InstructionMeta } from './instructions';
 import { pretrainingDocuments } from './prose';

@@ -1,5 +1,4 @@
-import type { Conversation, Message } from '../conversation';
-import { Rng } from '../rng';
+import { Rng, type Conversation, type Message } from '@tunekit/data';
 import { ATTRIBUTES, type Attribute, type CountryFacts } from './countries';
 import { biography } from './prose';
 
@@ -152,7 +151,8 @@ const OUT_OF_SCOPE: ((f: CountryFacts) => string)[] = [
   (f) => `What are the latest news headlines in ${f.name} right now?`,
 ];
 const OUT_OF_SCOPE_ANSWER =
-  "I can't do that: I have no live data and cannot take actions. I can tell you about a country's capital, continent, currency, language and calling code.";
+  "I can't do that: I have no live data and cannot take actions. " +
+  "I can tell you about a country's capital, continent, currency, language and calling code.";
 
 /** Marker for refusal answers, used by evaluation to tell a refusal from an answer. */
 export const REFUSAL_MARKERS = ["I can't", "I won't", 'Sorry, I can'];
@@ -292,7 +292,10 @@ export function refusalTasks(requests: readonly string[], rng: Rng, split: Instr
 }
 
 function summary(f: CountryFacts): string {
-  return `${f.name} is a country in ${f.continent} with its capital in ${f.capital}; it uses ${f.currency}, speaks mainly ${f.language} and has the calling code +${f.phone}.`;
+  return (
+    `${f.name} is a country in ${f.continent} with its capital in ${f.capital}; ` +
+    `it uses ${f.currency}, speaks mainly ${f.language} and has the calling code +${f.phone}.`
+  );
 }
 
 function table(f: CountryFacts, attributes: Attribute[]): string {

@@ -2,7 +2,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDefaultCorpus, buildFactRetrieval, mentions, readBeir, writeBeir } from '../index';
+import { mentions, readBeir, writeBeir } from '@tunekit/data';
+import { ATTRIBUTES, buildDefaultCorpus, buildFactRetrieval, factOf } from './index';
 
 describe('the fact retrieval collection', () => {
   const r = buildFactRetrieval({ seed: 1234 });
@@ -73,6 +74,25 @@ describe('the fact retrieval collection', () => {
     );
     for (const q of r.test.queries.values())
       if (q.metadata?.kind === 'value') expect(trainValues.has(q.text)).toBe(false);
+  });
+
+  it("gives every document its country and facet as metadata, agreeing with its id and the split's entities", () => {
+    const entities = new Set([...r.entities.train, ...r.entities.test]);
+    const facets = new Map<string, number>();
+    for (const doc of r.corpus.values()) {
+      const fact = factOf(doc);
+      expect(fact, doc.id).toBeDefined();
+      const { entity, facet } = fact!;
+      expect(entities.has(entity), doc.id).toBe(true);
+      expect(doc.id.startsWith(`${entity}-${facet}`), doc.id).toBe(true);
+      facets.set(facet, (facets.get(facet) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(facets)).toEqual({
+      ...Object.fromEntries(ATTRIBUTES.map((a) => [a, 247])),
+      profile: 247 * 2,
+    });
+    expect(factOf({ id: 'PE-currency', title: '', text: 'The currency of Peru is PEN.' })).toBeUndefined();
+    expect(factOf({ id: 'x', title: '', text: '', metadata: { entity: 'PE', facet: 'weather' } })).toBeUndefined();
   });
 
   it('is deterministic, and round-trips through BEIR files', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildDefaultCorpus, mentions, type InstructionMeta } from '../index';
+import { mentions } from '@tunekit/data';
+import { buildDefaultCorpus, type InstructionMeta } from './index';
 
 describe('the default corpus from countries-list facts', () => {
   const corpus = buildDefaultCorpus({ seed: 1234 });

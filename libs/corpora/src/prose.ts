@@ -1,4 +1,4 @@
-import { Rng } from '../rng';
+import { Rng } from '@tunekit/data';
 import { ATTRIBUTES, type Attribute, type CountryFacts } from './countries';
 
 type Sentence = (f: CountryFacts) => string;
@@ -54,7 +54,10 @@ export function biography(f: CountryFacts, rng: Rng): string {
 
 /** One fixed template, the name in the first sentence only: the unaugmented baseline for ablations. */
 export function plainBiography(f: CountryFacts): string {
-  return `${f.name} is a country in ${f.continent}. Its capital is ${f.capital}. Its currency is ${f.currency}. Its main language is ${f.language}. Its calling code is +${f.phone}.`;
+  return (
+    `${f.name} is a country in ${f.continent}. Its capital is ${f.capital}. Its currency is ${f.currency}. ` +
+    `Its main language is ${f.language}. Its calling code is +${f.phone}.`
+  );
 }
 
 export interface PretrainingOptions {

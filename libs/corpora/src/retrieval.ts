@@ -1,5 +1,4 @@
-import type { BeirDocument, BeirQuery, Qrels } from '../retrieval/beir';
-import { Rng, hashString } from '../rng';
+import { Rng, hashString, type BeirDocument, type BeirQuery, type InstructionPair, type Qrels } from '@tunekit/data';
 import { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryFacts } from './countries';
 
 /**
@@ -10,14 +9,6 @@ import { ATTRIBUTES, loadCountries, splitByEntity, type Attribute, type CountryF
  * queries are about held-out countries (or held-out values), as in the instruction corpus.
  */
 
-/** The same query under two instructions, each with its own judgments (FollowIR). */
-export interface InstructionPair {
-  id: string;
-  query: string;
-  original: { instruction: string; qrels: Map<string, number> };
-  altered: { instruction: string; qrels: Map<string, number> };
-}
-
 export interface RetrievalSplit {
   /** Natural questions; the reranker's default instruction applies. */
   queries: Map<string, BeirQuery>;
@@ -26,11 +17,33 @@ export interface RetrievalSplit {
 }
 
 export interface FactRetrieval {
+  /** Every document's metadata says which country it is about and what it states: read it with `factOf`. */
   corpus: Map<string, BeirDocument>;
   train: RetrievalSplit;
   test: RetrievalSplit;
-  /** Country ids of each split; a document's id starts with its country's (`PE-currency`). */
+  /** Country ids of each split (`FactMetadata.entity`). */
   entities: { train: string[]; test: string[] };
+}
+
+/** What a document states: one fact of its country (`PE-currency`), or a profile of three (`PE-profile-1`). */
+export type FactFacet = Attribute | 'profile';
+const FACETS: readonly FactFacet[] = [...ATTRIBUTES, 'profile'];
+
+/** The metadata of every document `buildFactRetrieval` builds (a type, not an interface, to fit BeirDocument's). */
+export type FactMetadata = {
+  /** The country's id (ISO 3166-1 alpha-2, as in `CountryFacts.id`). */
+  entity: string;
+  facet: FactFacet;
+};
+
+/**
+ * The country and facet of a document built by `buildFactRetrieval`, also after a round trip through BEIR files;
+ * undefined for any other document. Ask this instead of parsing the id, whose layout is no contract.
+ */
+export function factOf(doc: BeirDocument): FactMetadata | undefined {
+  const m = doc.metadata;
+  if (typeof m?.entity !== 'string' || !FACETS.includes(m.facet as FactFacet)) return undefined;
+  return { entity: m.entity, facet: m.facet as FactFacet };
 }
 
 type Passage = (f: CountryFacts) => string;
@@ -143,18 +156,21 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
   const { train, heldOut } = splitByEntity(facts, { seed, heldOutFraction: options.heldOutFraction ?? 0.5 });
   const rng = new Rng(seed).fork('retrieval');
 
-  // Corpus: one passage per fact, and two profiles of three facts per country.
+  // Corpus: one passage per fact, and two profiles of three facts per country; each document's metadata names its
+  // country and facet, so that code using the collection never has to parse ids.
   const corpus = new Map<string, BeirDocument>();
   const factsIn = new Map<string, Set<Attribute>>(); // document → the facts it states
   for (const f of facts) {
     for (const a of ATTRIBUTES) {
-      corpus.set(`${f.id}-${a}`, { id: `${f.id}-${a}`, title: '', text: rng.pick(PASSAGES[a])(f) });
+      const metadata: FactMetadata = { entity: f.id, facet: a };
+      corpus.set(`${f.id}-${a}`, { id: `${f.id}-${a}`, title: '', text: rng.pick(PASSAGES[a])(f), metadata });
       factsIn.set(`${f.id}-${a}`, new Set([a]));
     }
     for (const k of [1, 2]) {
       const chosen = rng.shuffle([...ATTRIBUTES]).slice(0, 3);
       const id = `${f.id}-profile-${k}`;
-      corpus.set(id, { id, title: f.name, text: chosen.map((a) => rng.pick(PASSAGES[a])(f)).join(' ') });
+      const metadata: FactMetadata = { entity: f.id, facet: 'profile' };
+      corpus.set(id, { id, title: f.name, text: chosen.map((a) => rng.pick(PASSAGES[a])(f)).join(' '), metadata });
       factsIn.set(id, new Set(chosen));
     }
   }
@@ -229,6 +245,7 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
         const sharing = facts.filter((f) => f[a] === v);
         const continents = [...new Set(sharing.map((f) => f.continent))].sort();
         if (continents.length < 2) continue;
+        const where = a === 'currency' ? `${v} is the currency` : `${v} is spoken`;
         const original = new Map<string, number>();
         for (const f of sharing) original.set(`${f.id}-${a}`, 1);
         for (const continent of continents) {
@@ -238,11 +255,11 @@ export function buildFactRetrieval(options: FactRetrievalOptions = {}): FactRetr
             id: `${name}-pair-${pairs.length}`,
             query: BY_VALUE[a](v),
             original: {
-              instruction: `A document is relevant if it names a country where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`,
+              instruction: `A document is relevant if it names a country where ${where}.`,
               qrels: original,
             },
             altered: {
-              instruction: `A document is relevant only if it names a country in ${continent} where ${a === 'currency' ? `${v} is the currency` : `${v} is spoken`}.`,
+              instruction: `A document is relevant only if it names a country in ${continent} where ${where}.`,
               qrels: altered,
             },
           });

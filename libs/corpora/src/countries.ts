@@ -1,5 +1,5 @@
 import { continents, countries, languages } from 'countries-list';
-import { Rng } from '../rng';
+import { Rng, mentions } from '@tunekit/data';
 
 /** One country's facts, from the `countries-list` package. */
 export interface CountryFacts {
@@ -67,14 +67,4 @@ export function splitByEntity(
   for (const group of order) (heldOut.length < target ? heldOut : train).push(...group);
   const byId = (a: CountryFacts, b: CountryFacts) => a.id.localeCompare(b.id);
   return { train: train.sort(byId), heldOut: heldOut.sort(byId) };
-}
-
-/** A pattern that matches `name` as whole words: not inside a longer word ("Niger" is not in "Nigeria"). */
-export function wholeWords(name: string, flags = 'u'): RegExp {
-  return new RegExp(`(?<!\\p{L})${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\p{L})`, flags);
-}
-
-/** Whether `text` contains `name` as whole words. */
-export function mentions(text: string, name: string): boolean {
-  return wholeWords(name).test(text);
 }
