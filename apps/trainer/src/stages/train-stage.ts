@@ -82,7 +82,12 @@ export async function trainStage<Row>(ctx: RunContext, o: StageTraining<Row>): P
   const seconds = (performance.now() - started) / 1000;
   const lastEval = result.evals.at(-1) ?? null;
   const evaluated = lastEval ? Object.entries(lastEval).filter(([k]) => k !== 'step') : [];
-  bar.finish([`loss ${lastLoss.toFixed(3)}`, ...evaluated.map(([k, v]) => `eval ${k} ${v.toFixed(3)}`)].join(', '));
+  bar.finish(
+    [
+      `loss ${lastLoss.toFixed(3)}`,
+      ...evaluated.map(([k, v]) => `eval ${k} ${k === 'accuracy' ? `${(100 * v).toFixed(1)}%` : v.toFixed(3)}`),
+    ].join(', '),
+  );
   return {
     steps: o.steps,
     seconds,
