@@ -82,7 +82,8 @@ export class Batcher {
       return Promise.reject(
         new QueueFullError(
           retry,
-          `${this.waitingPairs} pairs waiting, about ${seconds.toFixed(1)} s of work, more than this request's ${timeoutMs} ms deadline allows`,
+          `${this.waitingPairs} pairs waiting, about ${seconds.toFixed(1)} s of work, ` +
+            `more than this request's ${timeoutMs} ms deadline allows`,
         ),
       );
     }

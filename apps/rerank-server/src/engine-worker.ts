@@ -19,10 +19,10 @@ type Score = (pairs: RerankPair[]) => Promise<ScoredPairs>;
 
 /** Median seconds of a few runs over 64 pairs of one query (a typical request) with documents at the model's budget. */
 async function measure(score: Score): Promise<number> {
-  const document =
-    'The library catalogue lists every book, journal and report the collection holds, with its subject headings and call number. '.repeat(
-      12,
-    );
+  const sentence =
+    'The library catalogue lists every book, journal and report the collection holds, ' +
+    'with its subject headings and call number. ';
+  const document = sentence.repeat(12);
   const pairs = Array.from({ length: 64 }, (_, i) => ({
     query: 'How are books indexed by subject?',
     document: `${i} ${document}`.slice(0, 600 + i),

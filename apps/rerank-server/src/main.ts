@@ -20,7 +20,8 @@ async function modelDirectory(dir: string): Promise<string> {
   if (await has(dir)) return dir;
   if (await has(path.join(dir, 'reranker'))) return path.join(dir, 'reranker');
   throw new OptionsError(
-    `--model ${dir}: no reranker.json there or in ${path.join(dir, 'reranker')}; pass a reranker directory (the rerank stage of the trainer writes one)`,
+    `--model ${dir}: no reranker.json there or in ${path.join(dir, 'reranker')}; ` +
+      'pass a reranker directory (the rerank stage of the trainer writes one)',
   );
 }
 
@@ -42,7 +43,8 @@ async function main(): Promise<void> {
   const tokenizer = await TextTokenizer.fromDirectory(dir);
   const config = workers[0].config;
   log(
-    `model ${modelName} from ${dir}: ${config.mode} scoring, documents cut to ${config.maxDocTokens} tokens; ${workers.length} worker(s) ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `model ${modelName} from ${dir}: ${config.mode} scoring, documents cut to ${config.maxDocTokens} tokens; ` +
+      `${workers.length} worker(s) ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   log(workers[0].backend);
 
@@ -69,9 +71,11 @@ async function main(): Promise<void> {
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  log(
-    `${options.apiKeys.length ? `API keys required (${options.apiKeys.length})` : 'no API keys (loopback only)'}; limits: ${options.maxDocuments} documents, ${options.maxTokensPerDoc} tokens per document, ${options.maxBodyBytes} bytes per body, ${options.maxQueue} pairs queued, ${options.timeoutMs} ms per request`,
-  );
+  const keys = options.apiKeys.length ? `API keys required (${options.apiKeys.length})` : 'no API keys (loopback only)';
+  const limits =
+    `${options.maxDocuments} documents, ${options.maxTokensPerDoc} tokens per document, ` +
+    `${options.maxBodyBytes} bytes per body, ${options.maxQueue} pairs queued, ${options.timeoutMs} ms per request`;
+  log(`${keys}; limits: ${limits}`);
   process.stdout.write(
     `listening on http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}\n`,
   );

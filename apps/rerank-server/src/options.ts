@@ -113,7 +113,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { options:
   const options = parsed.data;
   if (options.apiKeys.length === 0 && !isLoopback(options.host)) {
     throw new OptionsError(
-      `--host ${options.host} is reachable from other machines: give at least one --api-key (or RERANK_API_KEYS), or listen on 127.0.0.1`,
+      `--host ${options.host} is reachable from other machines: ` +
+        'give at least one --api-key (or RERANK_API_KEYS), or listen on 127.0.0.1',
     );
   }
   return { options, help: false };

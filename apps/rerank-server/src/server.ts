@@ -46,13 +46,10 @@ export function buildServer(o: {
       !PUBLIC.has(req.routeOptions.url ?? req.url) &&
       !authorized(req.headers.authorization)
     ) {
-      return reply
-        .code(401)
-        .header('WWW-Authenticate', 'Bearer')
-        .send({
-          message: 'missing or wrong API key: send the header "Authorization: Bearer <key>"',
-          type: 'unauthorized',
-        });
+      return reply.code(401).header('WWW-Authenticate', 'Bearer').send({
+        message: 'missing or wrong API key: send the header "Authorization: Bearer <key>"',
+        type: 'unauthorized',
+      });
     }
   });
   app.addHook('onResponse', async (req, reply) => {
@@ -75,12 +72,12 @@ export function buildServer(o: {
     if (err instanceof PairError) return reply.code(400).send({ message: err.message, type: 'invalid_request' });
     const fe = err as FastifyError;
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply
-        .code(413)
-        .send({
-          message: `the request body is larger than this server's limit of ${o.options.maxBodyBytes} bytes; send fewer or shorter documents`,
-          type: 'too_large',
-        });
+      return reply.code(413).send({
+        message:
+          `the request body is larger than this server's limit of ${o.options.maxBodyBytes} bytes; ` +
+          'send fewer or shorter documents',
+        type: 'too_large',
+      });
     }
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
       return reply
@@ -99,7 +96,9 @@ export function buildServer(o: {
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({
-      message: `no route ${req.method} ${req.url}; this server has POST /v2/rerank, POST /v1/rerank, POST /rerank, GET /health, /ready, /v1/models, /metrics`,
+      message:
+        `no route ${req.method} ${req.url}; ` +
+        'this server has POST /v2/rerank, POST /v1/rerank, POST /rerank, GET /health, /ready, /v1/models, /metrics',
       type: 'not_found',
     }),
   );

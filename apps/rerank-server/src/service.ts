@@ -49,7 +49,8 @@ export class RerankService {
     if (documents.length > this.options.maxDocuments)
       throw invalid(
         documentsField,
-        `${documents.length} documents, more than this server's limit of ${this.options.maxDocuments} per request; split the request`,
+        `${documents.length} documents, ` +
+          `more than this server's limit of ${this.options.maxDocuments} per request; split the request`,
       );
     if (req.query.trim() === '') throw invalid('query', 'must not be empty');
     try {
@@ -88,7 +89,8 @@ export class RerankService {
       if (cut >= 0)
         throw invalid(
           `${documentsField}[${cut}]`,
-          `longer than the model's ${this.config.maxDocTokens}-token document budget; send "truncate": true or a shorter text`,
+          `longer than the model's ${this.config.maxDocTokens}-token document budget; ` +
+            'send "truncate": true or a shorter text',
         );
     }
     this.metrics.documents.inc(documents.length);

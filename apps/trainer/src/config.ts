@@ -49,7 +49,10 @@ export const trainerConfig = z.strictObject({
    * trained reranker directory (its reranker.json).
    */
   from: z.string().optional(),
-  /** A run directory to continue after a crash or kill: finished stages are kept, the current one resumes from its checkpoint. */
+  /**
+   * A run directory to continue after a crash or kill: finished stages are kept, the current one resumes from
+   * its checkpoint.
+   */
   resume: z.string().optional(),
   /** Where run directories go; each run gets `<outputDir>/<timestamp>-<preset>`. */
   outputDir: z.string().default('runs'),
@@ -79,7 +82,10 @@ export const trainerConfig = z.strictObject({
     .prefault({}),
   model: z
     .strictObject({
-      /** hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads, intermediate_size of the base model. */
+      /**
+       * hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads, intermediate_size of the
+       * base model.
+       */
       hidden: z.number().int().positive().default(128),
       layers: z.number().int().positive().default(4),
       heads: z.number().int().positive().default(4),
@@ -94,7 +100,10 @@ export const trainerConfig = z.strictObject({
       lr: optimizer.lr.default(2e-3),
       warmupSteps: optimizer.warmupSteps.default(100),
       epochs: z.number().positive().default(1),
-      /** Also pre-train a second base on plain prose (one fixed template per country) and tune it the same way: the augmentation ablation. Doubles the run time. */
+      /**
+       * Also pre-train a second base on plain prose (one fixed template per country) and tune it the same
+       * way: the augmentation ablation. Doubles the run time.
+       */
       compareAugmentation: z.boolean().default(false),
     })
     .prefault({}),
@@ -144,13 +153,25 @@ export const trainerConfig = z.strictObject({
        */
       negatives: z.number().int().positive().default(3),
       negativeRanks: z.tuple([z.number().int().positive(), z.number().int().positive()]).default([3, 50]),
-      /** Judged documents of a lower grade than a group's positive may be its negatives (first in line), so grades order the relevant documents too. */
+      /**
+       * Judged documents of a lower grade than a group's positive may be its negatives (first in line), so
+       * grades order the relevant documents too.
+       */
       gradedNegatives: z.boolean().default(false),
-      /** Mine new negatives (and draw new invented names) for every pass over the training queries, instead of repeating one set. */
+      /**
+       * Mine new negatives (and draw new invented names) for every pass over the training queries, instead of
+       * repeating one set.
+       */
       freshNegatives: z.boolean().default(true),
-      /** Share of the default collection's training groups in which the country's name is replaced by an invented one throughout. */
+      /**
+       * Share of the default collection's training groups in which the country's name is replaced by an
+       * invented one throughout.
+       */
       entitySubstitution: z.number().min(0).max(1).default(0),
-      /** Chance that each other country a training group names is renamed too, each to its own invented name, so that an unfamiliar name does not mark the relevant document. */
+      /**
+       * Chance that each other country a training group names is renamed too, each to its own invented name,
+       * so that an unfamiliar name does not mark the relevant document.
+       */
       otherEntitySubstitution: z.number().min(0).max(1).default(0),
       /**
        * Keep the token embeddings as the tuned model has them: training then cannot mark the names it
@@ -159,7 +180,10 @@ export const trainerConfig = z.strictObject({
       freezeEmbeddings: z.boolean().default(true),
       /** Documents are cut to this many tokens; instruction and query never are. */
       maxDocTokens: z.number().int().positive().default(128),
-      /** Mark the document's words that match a query term (`**word**`, as MarkedBERT does); saved with the reranker. */
+      /**
+       * Mark the document's words that match a query term (`**word**`, as MarkedBERT does); saved with the
+       * reranker.
+       */
       markQueryTerms: z.boolean().default(true),
       /** BM25 candidates reranked per query. */
       depth: z.number().int().positive().default(100),
@@ -172,9 +196,15 @@ export const trainerConfig = z.strictObject({
       train: z.boolean().default(true),
       /** Train and evaluate on the default collection built from the facts. */
       defaultCollection: z.boolean().default(true),
-      /** BEIR collection directories to adapt to (synthetic queries from their corpus, never their queries) and evaluate on. */
+      /**
+       * BEIR collection directories to adapt to (synthetic queries from their corpus, never their queries)
+       * and evaluate on.
+       */
       collections: z.array(z.string()).default([]),
-      /** How training queries are made for those collections: from the documents (title, inverse cloze), by the chat model, or both. */
+      /**
+       * How training queries are made for those collections: from the documents (title, inverse cloze), by
+       * the chat model, or both.
+       */
       syntheticQueries: z.enum(['template', 'model', 'both']).default('template'),
       queriesPerDocument: z.number().int().positive().default(2),
       /** Optimiser steps of adaptation per collection. */
@@ -268,9 +298,8 @@ export async function resolveConfig(flags: TrainerConfigInput, configFile?: stri
   const result = trainerConfig.safeParse(merged);
   if (!result.success) {
     const where = configFile ? `${configFile} / flags` : 'flags';
-    throw new ConfigError(
-      `invalid configuration (${where}):\n${result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`,
-    );
+    const issues = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration (${where}):\n${issues.join('\n')}`);
   }
   return result.data;
 }

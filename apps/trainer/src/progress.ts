@@ -43,9 +43,9 @@ export function progress(label: string, total: number, stream: NodeJS.WriteStrea
       lastShown = step;
       lastTime = Date.now();
       const eta = done > 0 ? ((total - done) / rate(done)).toFixed(0) : '?';
-      stream.write(
-        `${label} ${done}/${total} (${Math.round((100 * done) / Math.max(1, total))}%) | ${rate(done).toFixed(1)}/s | ETA ${eta}s${Object.keys(extra).length ? ` | ${format(extra)}` : ''}\n`,
-      );
+      const percent = Math.round((100 * done) / Math.max(1, total));
+      const more = Object.keys(extra).length ? ` | ${format(extra)}` : '';
+      stream.write(`${label} ${done}/${total} (${percent}%) | ${rate(done).toFixed(1)}/s | ETA ${eta}s${more}\n`);
     },
     finish(summary) {
       stream.write(

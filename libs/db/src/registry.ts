@@ -71,7 +71,8 @@ export class RunRegistry {
     this.available = false;
     if (!this.warned)
       this.log(
-        `registry: database unavailable (${(err as Error).message.split('\n')[0]}); the run goes on, metrics stay in metrics.jsonl and are back-filled when it returns`,
+        `registry: database unavailable (${(err as Error).message.split('\n')[0]}); ` +
+          'the run goes on, metrics stay in metrics.jsonl and are back-filled when it returns',
       );
     this.warned = true;
   }

@@ -28,7 +28,10 @@ export interface RetrievalResult {
   fused: Record<string, number>;
   fusionWeight: number;
   perQuery: { id: string; text: string; metrics: Record<System, Record<string, number>> }[];
-  /** Mean metrics per kind of query (the queries' `metadata.kind`, as the default collection's fact, value and bridge questions carry), when every judged query has one. */
+  /**
+   * Mean metrics per kind of query (the queries' `metadata.kind`, as the default collection's fact, value and
+   * bridge questions carry), when every judged query has one.
+   */
   byKind?: Record<string, { queries: number } & Record<System, Record<string, number>>>;
   /** Queries too long for the model's context: ranked by BM25 in every system. */
   fallback: string[];
@@ -92,10 +95,15 @@ export async function evaluateCollection(
   }
   if (fallback.length)
     log(
-      `rerank eval ${name}: ${fallback.length} of ${queries.length} queries do not fit the model's ${reranker.config.maxLength}-token context with the template (the query is never cut); they keep BM25's order in every system: ${fallback.slice(0, 10).join(', ')}${fallback.length > 10 ? ', …' : ''}`,
+      `rerank eval ${name}: ${fallback.length} of ${queries.length} queries do not fit ` +
+        `the model's ${reranker.config.maxLength}-token context with the template (the query is never cut); ` +
+        `they keep BM25's order in every system: ` +
+        `${fallback.slice(0, 10).join(', ')}${fallback.length > 10 ? ', …' : ''}`,
     );
+  const ndcg10 = (s: System) => evaluations[s].mean['ndcg@10'].toFixed(3);
   bar.finish(
-    `${scored} pairs in ${seconds.toFixed(1)}s; nDCG@10 BM25 ${evaluations.bm25.mean['ndcg@10'].toFixed(3)} → reranked ${evaluations.reranked.mean['ndcg@10'].toFixed(3)} (fused ${evaluations.fused.mean['ndcg@10'].toFixed(3)})`,
+    `${scored} pairs in ${seconds.toFixed(1)}s; ` +
+      `nDCG@10 BM25 ${ndcg10('bm25')} → reranked ${ndcg10('reranked')} (fused ${ndcg10('fused')})`,
   );
   return {
     collection: name,
@@ -123,7 +131,10 @@ export async function evaluateCollection(
   };
 }
 
-/** Each system's means over the judged queries of each `metadata.kind`, by the same definitions as the overall means; undefined unless every query has a kind. */
+/**
+ * Each system's means over the judged queries of each `metadata.kind`, by the same definitions as the overall
+ * means; undefined unless every query has a kind.
+ */
 function meansByKind(qrels: Qrels, runs: Record<System, Run>, collection: BeirCollection): RetrievalResult['byKind'] {
   const kinds = new Map<string, Qrels>();
   for (const [id, judged] of qrels) {
@@ -164,7 +175,9 @@ export async function evaluateInstructionPairs(
   const e = evaluatePairs(rank, index, pairs, ctx.config.rerank.depth);
   bar.finish(`p-MRR ${e.pmrr.toFixed(1)} over ${e.perPair.size} pairs`);
   log(
-    `rerank instruction pairs: p-MRR ${e.pmrr.toFixed(1)}; nDCG@10 under the original instructions ${e.originalMetrics.mean['ndcg@10'].toFixed(3)}, under the altered ones ${e.alteredMetrics.mean['ndcg@10'].toFixed(3)}`,
+    `rerank instruction pairs: p-MRR ${e.pmrr.toFixed(1)}; ` +
+      `nDCG@10 under the original instructions ${e.originalMetrics.mean['ndcg@10'].toFixed(3)}, ` +
+      `under the altered ones ${e.alteredMetrics.mean['ndcg@10'].toFixed(3)}`,
   );
   return {
     pairs: pairs.length,

@@ -3,7 +3,10 @@ import type { RerankResult } from '../stages/rerank';
 const METRICS = ['ndcg@10', 'mrr@10', 'map', 'recall@100', 'p@10'] as const;
 const f3 = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(3));
 
-/** report.json's rerank section: `rerank.eval.<collection>.<bm25|reranked|fused>.<metric>` and `rerank.eval.default.pmrr`. */
+/**
+ * report.json's rerank section: `rerank.eval.<collection>.<bm25|reranked|fused>.<metric>` and
+ * `rerank.eval.default.pmrr`.
+ */
 export function rerankReportJson(r: RerankResult) {
   const evalByCollection: Record<string, Record<string, unknown>> = {};
   for (const [name, e] of Object.entries(r.eval)) {
@@ -42,18 +45,27 @@ export function rerankReportMarkdown(r: RerankResult): string {
     );
     for (const [name, t] of Object.entries(r.training))
       out.push(
-        `| ${name} | ${t.steps} | ${t.groups} | ${Math.round(t.tokensPerSecond)} | ${t.finalLoss.toFixed(3)} | ${t.evalAccuracy === null ? '—' : `${(100 * t.evalAccuracy).toFixed(1)}%`} |`,
+        `| ${name} | ${t.steps} | ${t.groups} | ${Math.round(t.tokensPerSecond)} | ${t.finalLoss.toFixed(3)} | ` +
+          `${t.evalAccuracy === null ? '—' : `${(100 * t.evalAccuracy).toFixed(1)}%`} |`,
       );
     out.push(
       '',
-      'Default collection: natural questions and instruction pairs about the training countries; other collections: synthetic queries from their documents only (never their queries). Validation accuracy: held-back training groups whose relevant document scores above all its hard negatives.',
+      'Default collection: natural questions and instruction pairs about the training countries; ' +
+        'other collections: synthetic queries from their documents only (never their queries). ' +
+        'Validation accuracy: held-back training groups ' +
+        'whose relevant document scores above all its hard negatives.',
       '',
     );
   }
   out.push('### Retrieval: BM25 first stage, then reranked', '');
   for (const [name, e] of Object.entries(r.eval)) {
+    const fallback = e.fallback.length
+      ? ` ${e.fallback.length} queries are longer than the model's context (queries are never cut) ` +
+        `and keep BM25's order in every row.`
+      : '';
     out.push(
-      `**${name}**: ${e.queries} queries, top ${e.depth} from BM25, ${Math.round(e.pairsPerSecond)} pairs/s.${e.fallback.length ? ` ${e.fallback.length} queries are longer than the model's context (queries are never cut) and keep BM25's order in every row.` : ''}`,
+      `**${name}**: ${e.queries} queries, top ${e.depth} from BM25, ${Math.round(e.pairsPerSecond)} pairs/s.` +
+        fallback,
       '',
     );
     out.push(`| system | ${METRICS.join(' | ')} |`, `| --- |${METRICS.map(() => ' ---: |').join('')}`);
@@ -69,7 +81,8 @@ export function rerankReportMarkdown(r: RerankResult): string {
       );
       for (const [kind, k] of Object.entries(e.byKind))
         out.push(
-          `| ${kind} | ${k.queries} | ${f3(k.bm25['ndcg@10'])} | ${f3(k.reranked['ndcg@10'])} | ${f3(k.fused['ndcg@10'])} |`,
+          `| ${kind} | ${k.queries} | ` +
+            `${f3(k.bm25['ndcg@10'])} | ${f3(k.reranked['ndcg@10'])} | ${f3(k.fused['ndcg@10'])} |`,
         );
       out.push('');
     }
@@ -79,7 +92,9 @@ export function rerankReportMarkdown(r: RerankResult): string {
     out.push(
       '### Instruction following: p-MRR on instruction pairs',
       '',
-      'The same query under its original and an altered instruction; p-MRR (FollowIR) compares the ranks of the documents the alteration made irrelevant: 0 = the instruction is ignored, > 0 = followed, up to 100.',
+      'The same query under its original and an altered instruction; ' +
+        'p-MRR (FollowIR) compares the ranks of the documents the alteration made irrelevant: ' +
+        '0 = the instruction is ignored, > 0 = followed, up to 100.',
       '',
     );
     out.push(

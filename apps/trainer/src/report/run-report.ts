@@ -101,10 +101,12 @@ export async function writeCharts(ctx: RunContext, metrics: MetricPoint[]): Prom
 
 export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: string[], rerank?: RerankResult): string {
   const b = r.backend as { name: string; reason: string; skipped?: { name: string; reason: string }[] };
+  const skipped = b.skipped?.length ? `; skipped ${b.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}` : '';
   const out: string[] = [
     `# Run ${r.run}`,
     '',
-    `Preset \`${config.preset}\`, stages ${config.stages.join(', ')}, ${(r.seconds / 60).toFixed(1)} min. Backend: ${b.name} (${b.reason}${b.skipped?.length ? `; skipped ${b.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}` : ''}).`,
+    `Preset \`${config.preset}\`, stages ${config.stages.join(', ')}, ${(r.seconds / 60).toFixed(1)} min. ` +
+      `Backend: ${b.name} (${b.reason}${skipped}).`,
     '',
   ];
   if (r.pretrain) {
@@ -112,7 +114,9 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
     out.push(
       '## Pre-training',
       '',
-      `${p.parameters.toLocaleString('en')} parameters, ${p.steps} steps of ${p.tokensPerStep} tokens, ${Math.round(p.tokensPerSecond)} tokens/s, ${(p.seconds / 60).toFixed(1)} min. Final loss ${p.finalLoss.toFixed(3)}; held-out prose perplexity ${p.perplexity.toFixed(2)}.`,
+      `${p.parameters.toLocaleString('en')} parameters, ${p.steps} steps of ${p.tokensPerStep} tokens, ` +
+        `${Math.round(p.tokensPerSecond)} tokens/s, ${(p.seconds / 60).toFixed(1)} min. ` +
+        `Final loss ${p.finalLoss.toFixed(3)}; held-out prose perplexity ${p.perplexity.toFixed(2)}.`,
       '',
     );
   }
@@ -123,19 +127,23 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
     out.push('| run | steps | tokens/s | final loss | held-out eval loss |', '| --- | ---: | ---: | ---: | ---: |');
     for (const [name, s] of Object.entries(r.sft.runs))
       out.push(
-        `| ${name} | ${s.steps} | ${Math.round(s.tokensPerSecond)} | ${s.finalLoss.toFixed(3)} | ${s.evalLoss?.toFixed(3) ?? '—'} |`,
+        `| ${name} | ${s.steps} | ${Math.round(s.tokensPerSecond)} | ` +
+          `${s.finalLoss.toFixed(3)} | ${s.evalLoss?.toFixed(3) ?? '—'} |`,
       );
     out.push(
       '',
       '### 1. Questions about held-out countries',
       '',
-      'Their instruction pairs were never trained on; their facts appear only in the pre-training prose. Accuracy: the first sentence of the answer contains the expected value (normalised); lenient: the value appears anywhere in the output (a model that rambles through every fact gets credit).',
+      'Their instruction pairs were never trained on; their facts appear only in the pre-training prose. ' +
+        'Accuracy: the first sentence of the answer contains the expected value (normalised); ' +
+        'lenient: the value appears anywhere in the output (a model that rambles through every fact gets credit).',
       '',
     );
     out.push('| model | accuracy | correct / asked | lenient |', '| --- | ---: | ---: | ---: |');
     for (const m of models)
       out.push(
-        `| ${m} | ${pct(ev.heldout[m].accuracy)} | ${ev.heldout[m].correct} / ${ev.heldout[m].total} | ${pct(ev.heldout[m].lenientAccuracy)} |`,
+        `| ${m} | ${pct(ev.heldout[m].accuracy)} | ${ev.heldout[m].correct} / ${ev.heldout[m].total} | ` +
+          `${pct(ev.heldout[m].lenientAccuracy)} |`,
       );
     out.push(
       '',
@@ -144,10 +152,14 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
       '| model | JSON | bullets | table | harmful refused | out-of-scope refused | ordinary wrongly refused |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    for (const m of models)
+    for (const m of models) {
+      const { json, bullets, table } = ev.format[m].byTask;
+      const { harmful, outOfScope, wronglyRefused } = ev.refusals[m];
       out.push(
-        `| ${m} | ${pct(ev.format[m].byTask.json)} | ${pct(ev.format[m].byTask.bullets)} | ${pct(ev.format[m].byTask.table)} | ${pct(ev.refusals[m].harmful)} | ${pct(ev.refusals[m].outOfScope)} | ${pct(ev.refusals[m].wronglyRefused)} |`,
+        `| ${m} | ${pct(json)} | ${pct(bullets)} | ${pct(table)} | ` +
+          `${pct(harmful)} | ${pct(outOfScope)} | ${pct(wronglyRefused)} |`,
       );
+    }
     out.push(
       '',
       '### 3. Masking ablation (same budget)',
@@ -158,17 +170,19 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
     );
     if (ev.ablation.train_on_all) out.push(`| every token | ${pct(ev.ablation.train_on_all.accuracy)} |`);
     if (ev.augmentation) {
+      const { augmented, plain } = ev.augmentation;
       out.push(
         '',
         '### Augmentation ablation: how the facts were stated in pre-training',
         '',
         '| pre-training prose | tuned held-out accuracy |',
         '| --- | ---: |',
-        `| several paraphrases, shuffled order, full name in every sentence | ${pct(ev.augmentation.augmented.tuned)} |`,
-        `| one fixed template, name only in the first sentence | ${pct(ev.augmentation.plain.tuned)} |`,
+        `| several paraphrases, shuffled order, full name in every sentence | ${pct(augmented.tuned)} |`,
+        `| one fixed template, name only in the first sentence | ${pct(plain.tuned)} |`,
       );
     }
     const f = ev.forgetting;
+    const tuned = `tuned${f.replay ? ' (with replay)' : ''}${f.lora ? ', LoRA' : ''}`;
     out.push(
       '',
       '### 4. Forgetting: perplexity on held-out pre-training prose',
@@ -176,7 +190,7 @@ export function reportMarkdown(config: TrainerConfig, r: RunReport, charts: stri
       '| model | perplexity | rise |',
       '| --- | ---: | ---: |',
       `| base | ${f.ppl_before.toFixed(3)} | |`,
-      `| tuned${f.replay ? ' (with replay)' : ''}${f.lora ? ', LoRA' : ''} | ${f.ppl_after.toFixed(3)} | ${pct(f.rise)} |`,
+      `| ${tuned} | ${f.ppl_after.toFixed(3)} | ${pct(f.rise)} |`,
     );
     if (f.ppl_after_no_replay !== undefined)
       out.push(`| tuned without replay | ${f.ppl_after_no_replay.toFixed(3)} | ${pct(f.rise_no_replay)} |`);

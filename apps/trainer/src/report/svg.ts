@@ -16,14 +16,19 @@ function frame(
   const ticks = [
     ...xTicks.map(
       ([x, t]) =>
-        `<line x1="${x}" y1="${H - M.bottom}" x2="${x}" y2="${H - M.bottom + 4}" stroke="#555"/><text x="${x}" y="${H - M.bottom + 16}" text-anchor="middle">${escape(t)}</text>`,
+        `<line x1="${x}" y1="${H - M.bottom}" x2="${x}" y2="${H - M.bottom + 4}" stroke="#555"/>` +
+        `<text x="${x}" y="${H - M.bottom + 16}" text-anchor="middle">${escape(t)}</text>`,
     ),
     ...yTicks.map(
       ([y, t]) =>
-        `<line x1="${M.left - 4}" y1="${y}" x2="${W - M.right}" y2="${y}" stroke="#eee"/><text x="${M.left - 8}" y="${y + 4}" text-anchor="end">${escape(t)}</text>`,
+        `<line x1="${M.left - 4}" y1="${y}" x2="${W - M.right}" y2="${y}" stroke="#eee"/>` +
+        `<text x="${M.left - 8}" y="${y + 4}" text-anchor="end">${escape(t)}</text>`,
     ),
   ].join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11" fill="#222">
+  const svgOpen =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+    'font-family="sans-serif" font-size="11" fill="#222">';
+  return `${svgOpen}
 <rect width="${W}" height="${H}" fill="#fff"/>
 <text x="${W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escape(title)}</text>
 ${ticks}${body}
@@ -58,7 +63,11 @@ export function histogramSvg(
   const bars = counts
     .map((c, i) => {
       const h = (c / yMax) * plotH;
-      return `<rect x="${(M.left + i * bw + 1).toFixed(1)}" y="${(H - M.bottom - h).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="#4c78a8"><title>[${edges[i]}, ${edges[i + 1]}): ${c}</title></rect>`;
+      return (
+        `<rect x="${(M.left + i * bw + 1).toFixed(1)}" y="${(H - M.bottom - h).toFixed(1)}" ` +
+        `width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="#4c78a8">` +
+        `<title>[${edges[i]}, ${edges[i + 1]}): ${c}</title></rect>`
+      );
     })
     .join('');
   const every = Math.ceil(edges.length / 8);
@@ -88,7 +97,11 @@ export function lineChartSvg(
   const body = series
     .map((s, i) => {
       const d = s.points.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join('');
-      return `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="1.5"/><text x="${W - M.right - 4}" y="${M.top + 14 * (i + 1)}" text-anchor="end" fill="${colors[i % colors.length]}">${escape(s.name)}</text>`;
+      return (
+        `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="1.5"/>` +
+        `<text x="${W - M.right - 4}" y="${M.top + 14 * (i + 1)}" text-anchor="end" ` +
+        `fill="${colors[i % colors.length]}">${escape(s.name)}</text>`
+      );
     })
     .join('');
   return frame(

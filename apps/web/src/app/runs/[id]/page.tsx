@@ -12,6 +12,12 @@ import { useTRPC } from '../../../trpc/react';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+type Packing = NonNullable<RunReport['data']>['packing'][string];
+
+/** One dataset's packing in words: examples, rows and efficiency, or that it was padded instead. */
+const packingSummary = (p: Packing) =>
+  p ? `${p.examples} examples → ${p.rows} rows, ${pct(p.efficiency)} efficiency` : 'not packed (padded)';
+
 /** One run: its datasets (statistics, histograms, packing, mixture), trained tokens, and retrieval evaluations. */
 export default function RunPage() {
   const { id } = useParams<{ id: string }>();
@@ -21,7 +27,10 @@ export default function RunPage() {
   if (run.error) {
     return (
       <Alert color="red" title="Could not load the run">
-        {run.error.message} <Anchor component={Link} href="/">Back to the runs</Anchor>
+        {run.error.message}{' '}
+        <Anchor component={Link} href="/">
+          Back to the runs
+        </Anchor>
       </Alert>
     );
   }
@@ -32,34 +41,51 @@ export default function RunPage() {
       <Group>
         <Title order={2}>{r.run}</Title>
         <Badge variant="light">{r.preset}</Badge>
-        <Text c="dimmed">{r.stages.join(' → ')} · {r.seconds.toFixed(1)} s</Text>
+        <Text c="dimmed">
+          {r.stages.join(' → ')} · {r.seconds.toFixed(1)} s
+        </Text>
       </Group>
       {!data && <Alert title="No data statistics">This run did not run the data stage.</Alert>}
       {data && (
         <>
           <Text>
-            {data.entities.total} entities: {data.entities.train} in training, {data.entities.heldOut} held out (their facts only in the pre-training prose).
+            {data.entities.total} entities: {data.entities.train} in training, {data.entities.heldOut} held out (their
+            facts only in the pre-training prose).
           </Text>
           <Title order={3}>Datasets</Title>
           <DatasetStats statistics={data.statistics} />
           <SimpleGrid cols={{ base: 1, md: 2 }}>
             <Card withBorder>
-              <Title order={5} mb="xs">Packing</Title>
+              <Title order={5} mb="xs">
+                Packing
+              </Title>
               {Object.entries(data.packing).map(([name, p]) => (
                 <Text key={name} data-testid={`efficiency-${name}`}>
-                  {name}: {p ? `${p.examples} examples → ${p.rows} rows, ${pct(p.efficiency)} efficiency` : 'not packed (padded)'}
+                  {name}: {packingSummary(p)}
                 </Text>
               ))}
             </Card>
             <Card withBorder>
-              <Title order={5} mb="xs">Mixture</Title>
+              <Title order={5} mb="xs">
+                Mixture
+              </Title>
               <Table data-testid="mixture-table">
                 <Table.Thead>
-                  <Table.Tr><Table.Th>source</Table.Th><Table.Th>available</Table.Th><Table.Th>taken</Table.Th><Table.Th>share</Table.Th></Table.Tr>
+                  <Table.Tr>
+                    <Table.Th>source</Table.Th>
+                    <Table.Th>available</Table.Th>
+                    <Table.Th>taken</Table.Th>
+                    <Table.Th>share</Table.Th>
+                  </Table.Tr>
                 </Table.Thead>
                 <Table.Tbody>
                   {data.mixture.sources.map((s) => (
-                    <Table.Tr key={s.name}><Table.Td>{s.name}</Table.Td><Table.Td>{s.available}</Table.Td><Table.Td>{s.taken}</Table.Td><Table.Td>{pct(s.share)}</Table.Td></Table.Tr>
+                    <Table.Tr key={s.name}>
+                      <Table.Td>{s.name}</Table.Td>
+                      <Table.Td>{s.available}</Table.Td>
+                      <Table.Td>{s.taken}</Table.Td>
+                      <Table.Td>{pct(s.share)}</Table.Td>
+                    </Table.Tr>
                   ))}
                 </Table.Tbody>
               </Table>
@@ -67,10 +93,14 @@ export default function RunPage() {
           </SimpleGrid>
           <SkippedRows prepare={data.prepare} />
           <Title order={3}>Trained tokens</Title>
-          <Text size="sm" c="dimmed">Highlighted: the tokens the loss is computed on; everything else is masked (-100).</Text>
+          <Text size="sm" c="dimmed">
+            Highlighted: the tokens the loss is computed on; everything else is masked (-100).
+          </Text>
           {data.samples.map((s, i) => (
             <div key={i}>
-              <Text size="sm" fw={500}>{s.task}</Text>
+              <Text size="sm" fw={500}>
+                {s.task}
+              </Text>
               <LabelView labels={s.labels} />
             </div>
           ))}
@@ -84,10 +114,22 @@ export default function RunPage() {
 function SkippedRows({ prepare }: { prepare: NonNullable<RunReport['data']>['prepare'] }) {
   const skipped = Object.entries(prepare).flatMap(([name, p]) => p.skipped.map((s) => ({ name, ...s })));
   const truncated = Object.entries(prepare).filter(([, p]) => p.truncated > 0);
-  if (skipped.length === 0 && truncated.length === 0) return <Text size="sm" c="dimmed">No row was skipped or truncated.</Text>;
+  if (skipped.length === 0 && truncated.length === 0)
+    return (
+      <Text size="sm" c="dimmed">
+        No row was skipped or truncated.
+      </Text>
+    );
   return (
-    <Alert color="yellow" title={`${skipped.length} rows skipped, ${truncated.reduce((n, [, p]) => n + p.truncated, 0)} truncated`}>
-      {skipped.slice(0, 50).map((s, i) => <Text key={i} size="sm">{s.name}: {s.source}: {s.message}</Text>)}
+    <Alert
+      color="yellow"
+      title={`${skipped.length} rows skipped, ${truncated.reduce((n, [, p]) => n + p.truncated, 0)} truncated`}
+    >
+      {skipped.slice(0, 50).map((s, i) => (
+        <Text key={i} size="sm">
+          {s.name}: {s.source}: {s.message}
+        </Text>
+      ))}
     </Alert>
   );
 }
