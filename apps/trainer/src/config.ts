@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { FORMATS, MASK_STRATEGIES, type MaskStrategy } from '@tunekit/data';
+import { LORA_TARGETS } from '@tunekit/model';
 import { RANKING_LOSSES, SCORE_MODES } from '@tunekit/rerank';
 
 export const STAGES = ['data', 'pretrain', 'sft', 'rerank'] as const;
@@ -19,6 +20,17 @@ const optimizer = {
   evalEvery: z.number().int().positive().default(100),
   checkpointEvery: z.number().int().positive().default(200),
 };
+
+/** LoRA adapters on the named projections (PEFT's names); off: full fine-tuning. */
+const lora = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    r: z.number().int().positive().default(16),
+    alpha: z.number().positive().default(32),
+    dropout: z.number().min(0).max(1).default(0),
+    targets: z.array(z.enum(LORA_TARGETS)).default([...LORA_TARGETS]),
+  })
+  .prefault({});
 
 const dataSource = z.strictObject({
   /** A JSON or JSONL file in any supported format. */
@@ -115,17 +127,7 @@ export const trainerConfig = z.strictObject({
       weightDecay: optimizer.weightDecay.default(0),
       epochs: z.number().positive().default(2),
       /** LoRA instead of full fine-tuning. */
-      lora: z
-        .strictObject({
-          enabled: z.boolean().default(false),
-          r: z.number().int().positive().default(16),
-          alpha: z.number().positive().default(32),
-          dropout: z.number().min(0).max(1).default(0),
-          targets: z
-            .array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']))
-            .default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
-        })
-        .prefault({}),
+      lora,
       freezeEmbeddings: z.boolean().default(false),
       /** Extra fine-tunes with the same budget, for the report: training on every token, and no replay. */
       ablations: z.array(z.enum(['train_on_all', 'no_replay'])).default(['train_on_all', 'no_replay']),
@@ -209,17 +211,7 @@ export const trainerConfig = z.strictObject({
       queriesPerDocument: z.number().int().positive().default(2),
       /** Optimiser steps of adaptation per collection. */
       collectionSteps: z.number().int().positive().default(150),
-      lora: z
-        .strictObject({
-          enabled: z.boolean().default(false),
-          r: z.number().int().positive().default(16),
-          alpha: z.number().positive().default(32),
-          dropout: z.number().min(0).max(1).default(0),
-          targets: z
-            .array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']))
-            .default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
-        })
-        .prefault({}),
+      lora,
     })
     .prefault({}),
   eval: z

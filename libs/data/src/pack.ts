@@ -29,7 +29,7 @@ export function packExamples(
   examples: readonly TokenizedExample[],
   options: { seqLength: number; padId: number },
 ): { rows: PackedRow[]; report: PackingReport } {
-  const { seqLength, padId } = options;
+  const { seqLength } = options;
   const order = examples
     .map((_, i) => i)
     .sort((a, b) => examples[b].input_ids.length - examples[a].input_ids.length || a - b);
@@ -38,10 +38,7 @@ export function packExamples(
   const byRoom = new RoomIndex(seqLength);
   for (const i of order) {
     const length = examples[i].input_ids.length;
-    if (length > seqLength)
-      throw new Error(
-        `packExamples: example of ${length} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`,
-      );
+    if (length > seqLength) throw tooLong('packExamples', length, seqLength);
     let bin = byRoom.takeSmallestAtLeast(length);
     if (bin < 0) {
       bin = bins.length;
@@ -53,6 +50,15 @@ export function packExamples(
     if (room[bin] > 0) byRoom.put(room[bin], bin);
   }
 
+  return fillRows(examples, bins, options);
+}
+
+/** Rows of `seqLength` holding the examples of each bin one after another, each its own segment. */
+function fillRows(
+  examples: readonly TokenizedExample[],
+  bins: readonly number[][],
+  { seqLength, padId }: { seqLength: number; padId: number },
+): { rows: PackedRow[]; report: PackingReport } {
   let tokens = 0;
   const rows = bins.map((members) => {
     const row: PackedRow = {
@@ -81,6 +87,12 @@ export function packExamples(
     rows,
     report: { rows: rows.length, examples: examples.length, tokens, slots, efficiency: slots ? tokens / slots : 0 },
   };
+}
+
+function tooLong(caller: string, length: number, seqLength: number): Error {
+  return new Error(
+    `${caller}: example of ${length} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`,
+  );
 }
 
 /** Bins by remaining room; finds the bin with the smallest room ≥ n. */
@@ -121,35 +133,13 @@ export function padExamples(
   examples: readonly TokenizedExample[],
   options: { seqLength: number; padId: number },
 ): { rows: PackedRow[]; report: PackingReport } {
-  const { seqLength, padId } = options;
-  let tokens = 0;
-  const rows = examples.map((e) => {
-    const n = e.input_ids.length;
-    if (n > seqLength)
-      throw new Error(
-        `padExamples: example of ${n} tokens exceeds seqLength ${seqLength}; tokenize with maxLength ${seqLength}`,
-      );
-    const row: PackedRow = {
-      input_ids: new Int32Array(seqLength).fill(padId),
-      labels: new Int32Array(seqLength).fill(IGNORE_INDEX),
-      position_ids: new Int32Array(seqLength),
-      segment_ids: new Int32Array(seqLength),
-    };
-    row.input_ids.set(e.input_ids);
-    row.labels.set(e.labels);
-    row.labels[0] = IGNORE_INDEX;
-    for (let p = 0; p < n; p++) {
-      row.position_ids[p] = p;
-      row.segment_ids[p] = 1;
-    }
-    tokens += n;
-    return row;
-  });
-  const slots = rows.length * seqLength;
-  return {
-    rows,
-    report: { rows: rows.length, examples: examples.length, tokens, slots, efficiency: slots ? tokens / slots : 0 },
-  };
+  for (const e of examples)
+    if (e.input_ids.length > options.seqLength) throw tooLong('padExamples', e.input_ids.length, options.seqLength);
+  return fillRows(
+    examples,
+    examples.map((_, i) => [i]),
+    options,
+  );
 }
 
 export interface PaddedBatch {

@@ -11,14 +11,21 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
+// Columns most tables share: each call makes a new column (drizzle's builders are not reusable).
+const serialId = () => bigserial('id', { mode: 'number' }).primaryKey();
+/** The run a row belongs to; deleting the run deletes its rows. */
+const runOf = () =>
+  text('run_id')
+    .notNull()
+    .references(() => runs.id, { onDelete: 'cascade' });
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
 /** Datasets a run read or built: where from, in what format, how many rows, and their statistics. */
 export const datasets = pgTable(
   'datasets',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    runId: text('run_id')
-      .notNull()
-      .references(() => runs.id, { onDelete: 'cascade' }),
+    id: serialId(),
+    runId: runOf(),
     name: text('name').notNull(),
     source: text('source').notNull(),
     format: text('format'),
@@ -51,10 +58,8 @@ export const runs = pgTable('runs', {
 export const metrics = pgTable(
   'metrics',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    runId: text('run_id')
-      .notNull()
-      .references(() => runs.id, { onDelete: 'cascade' }),
+    id: serialId(),
+    runId: runOf(),
     stage: text('stage').notNull(),
     step: integer('step').notNull(),
     name: text('name').notNull(),
@@ -70,14 +75,12 @@ export const metrics = pgTable(
 export const checkpoints = pgTable(
   'checkpoints',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    runId: text('run_id')
-      .notNull()
-      .references(() => runs.id, { onDelete: 'cascade' }),
+    id: serialId(),
+    runId: runOf(),
     stage: text('stage').notNull(),
     step: integer('step').notNull(),
     path: text('path').notNull(),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [uniqueIndex('checkpoints_run_stage_step').on(t.runId, t.stage, t.step)],
 );
@@ -86,14 +89,12 @@ export const checkpoints = pgTable(
 export const evaluations = pgTable(
   'evaluations',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    runId: text('run_id')
-      .notNull()
-      .references(() => runs.id, { onDelete: 'cascade' }),
+    id: serialId(),
+    runId: runOf(),
     kind: text('kind').notNull(),
     model: text('model').notNull(),
     metrics: jsonb('metrics').notNull(),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [uniqueIndex('evaluations_run_kind_model').on(t.runId, t.kind, t.model)],
 );
@@ -102,7 +103,7 @@ export const evaluations = pgTable(
 export const evaluationExamples = pgTable(
   'evaluation_examples',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    id: serialId(),
     evaluationId: bigint('evaluation_id', { mode: 'number' })
       .notNull()
       .references(() => evaluations.id, { onDelete: 'cascade' }),
@@ -123,13 +124,11 @@ export const evaluationExamples = pgTable(
 export const artifacts = pgTable(
   'artifacts',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    runId: text('run_id')
-      .notNull()
-      .references(() => runs.id, { onDelete: 'cascade' }),
+    id: serialId(),
+    runId: runOf(),
     kind: text('kind').notNull(),
     path: text('path').notNull(),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [uniqueIndex('artifacts_run_path').on(t.runId, t.path)],
 );
