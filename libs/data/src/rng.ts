@@ -41,6 +41,12 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
+  /** Standard normal by Box–Muller from two uniforms; the first is taken as 1 − u so that log sees (0, 1]. */
+  gaussian(): number {
+    const u = 1 - this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new Error('Rng.pick: empty list');
     return items[this.int(items.length)];
