@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { IGNORE_INDEX } from '@tunekit/data';
 import {
   AdamW,
   DEFAULT_OPTIMIZER,
@@ -81,7 +82,7 @@ const batch: TrainBatch = {
   batch: B,
   seq: T,
   inputIds: new Int32Array(B * T),
-  targets: new Int32Array(B * T).fill(-100),
+  targets: new Int32Array(B * T).fill(IGNORE_INDEX),
   positionIds: new Int32Array(B * T),
   segmentIds: new Int32Array(B * T).fill(1),
 };
@@ -158,7 +159,9 @@ if (!values['no-peer'] && existsSync(peerScript) && existsSync('/usr/bin/python3
     peer = { ...results[Math.floor(results.length / 2)], tokens_per_s_runs: results.map((r) => r.tokens_per_s) };
   } catch (err) {
     peer = {
-      error: `peer did not run: ${(err as Error).message.split('\n')[0]} (apt-get install python3-torch libopenblas0-pthread)`,
+      error:
+        `peer did not run: ${(err as Error).message.split('\n')[0]} ` +
+        '(apt-get install python3-torch libopenblas0-pthread)',
     };
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { IGNORE_INDEX } from '@tunekit/data';
 import { transposeFlagsAreFree } from './native-gemm';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -191,7 +192,7 @@ export function attention(
 }
 
 /**
- * Mean cross-entropy over the positions whose target is not -100, divided by `count` (the number of
+ * Mean cross-entropy over the positions whose target is not IGNORE_INDEX (-100), divided by `count` (the number of
  * trained targets in the whole optimiser step, so gradient accumulation equals one big batch).
  * logits [N, V]; targets already shifted (target i is the token after position i).
  */
@@ -201,7 +202,7 @@ export function maskedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, cou
   const flat = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const t = targets[i];
-    if (t === -100) continue;
+    if (t === IGNORE_INDEX) continue;
     if (t < 0 || t >= vocab) throw new Error(`target ${t} at position ${i} is outside the vocabulary (${vocab})`);
     valid[i] = 1;
     flat[i] = i * vocab + t;

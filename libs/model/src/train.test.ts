@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { IGNORE_INDEX } from '@tunekit/data';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamW,
@@ -205,10 +206,10 @@ function onRows(model: Llama, batchSize: number) {
 
 function batchLossTensor(model: Llama, batch: ReturnType<typeof rowsToBatch>, logits: tf.Tensor2D): tf.Scalar {
   let count = 0;
-  for (const t of batch.targets) if (t !== -100) count++;
+  for (const t of batch.targets) if (t !== IGNORE_INDEX) count++;
   const vocab = model.config.vocab_size;
   const hot = new Float32Array(batch.targets.length * vocab);
-  batch.targets.forEach((t, i) => t !== -100 && (hot[i * vocab + t] = 1));
+  batch.targets.forEach((t, i) => t !== IGNORE_INDEX && (hot[i * vocab + t] = 1));
   return tf.div(
     tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.tensor2d(hot, [batch.targets.length, vocab])))),
     count,

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Rng, type PackedRow } from '@tunekit/data';
+import { IGNORE_INDEX, Rng, type PackedRow } from '@tunekit/data';
 import { saveModel } from './checkpoint';
 import type { Llama } from './llama';
 import { gatherRows, maskedCrossEntropy } from './ops';
@@ -25,7 +25,7 @@ export function rowsToBatch(rows: readonly PackedRow[]): TrainBatch {
     batch: B,
     seq: T,
     inputIds: new Int32Array(B * T),
-    targets: new Int32Array(B * T).fill(-100),
+    targets: new Int32Array(B * T).fill(IGNORE_INDEX),
     positionIds: new Int32Array(B * T),
     segmentIds: new Int32Array(B * T),
   };
@@ -38,7 +38,7 @@ export function rowsToBatch(rows: readonly PackedRow[]): TrainBatch {
   return out;
 }
 
-export const trainedTargets = (b: TrainBatch) => b.targets.reduce((n, t) => n + (t !== -100 ? 1 : 0), 0);
+export const trainedTargets = (b: TrainBatch) => b.targets.reduce((n, t) => n + (t !== IGNORE_INDEX ? 1 : 0), 0);
 
 /**
  * Cross-entropy summed over the trained positions of a batch and divided by `count`. The LM head
@@ -48,7 +48,7 @@ export function trainingLoss(model: Llama, batch: TrainBatch, count: number): tf
   const rows: number[] = [];
   const targets: number[] = [];
   batch.targets.forEach((t, i) => {
-    if (t === -100) return;
+    if (t === IGNORE_INDEX) return;
     rows.push(i);
     targets.push(t);
   });
@@ -157,7 +157,8 @@ export function optimizerStep(
   const gradNorm = globalNorm(grads);
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
     throw new NonFiniteError(
-      `step ${step}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`}; the update was not applied`,
+      `step ${step}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`}; ` +
+        'the update was not applied',
     );
   }
   const lr = learningRate(optimizer.config, step);

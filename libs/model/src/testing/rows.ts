@@ -1,4 +1,4 @@
-import { Rng, type PackedRow } from '@tunekit/data';
+import { IGNORE_INDEX, Rng, type PackedRow } from '@tunekit/data';
 
 /** Random packed rows: two examples per row, the first half of each example masked as a prompt. */
 export function randomRows(n: number, seq: number, vocab: number, seed: number): PackedRow[] {
@@ -6,7 +6,7 @@ export function randomRows(n: number, seq: number, vocab: number, seed: number):
   return Array.from({ length: n }, () => {
     const row: PackedRow = {
       input_ids: new Int32Array(seq),
-      labels: new Int32Array(seq).fill(-100),
+      labels: new Int32Array(seq).fill(IGNORE_INDEX),
       position_ids: new Int32Array(seq),
       segment_ids: new Int32Array(seq),
     };
