@@ -11,7 +11,7 @@ export {
 } from './llama';
 export { gatherRows, rotaryTables } from './ops';
 export { exportOnnx, type OnnxGraph } from './onnx';
-export { loadModel, saveModel } from './checkpoint';
+export { loadModel, saveModel } from './hf-directory';
 export { readModelWeights, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
 export {
   AdamW,

@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { IGNORE_INDEX, Rng, type PackedRow } from '@tunekit/data';
-import { saveModel } from './checkpoint';
+import { saveModel } from './hf-directory';
 import type { Llama } from './llama';
 import { gatherRows, maskedCrossEntropy } from './ops';
 import { AdamW, clipScale, globalNorm, learningRate, type OptimizerConfig } from './optim';

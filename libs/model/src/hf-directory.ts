@@ -14,9 +14,8 @@ export async function loadModel(dir: string, options: { extra?: readonly string[
   try {
     json = JSON.parse(await readFile(configFile, 'utf8'));
   } catch (err) {
-    throw new Error(
-      `${configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (is this a model directory?)' : (err as Error).message}`,
-    );
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new Error(`${configFile}: ${missing ? 'not found (is this a model directory?)' : (err as Error).message}`);
   }
   const config: LlamaConfig = parseConfig(json, configFile);
   const weights = await readModelWeights(dir);
