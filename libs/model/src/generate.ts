@@ -54,10 +54,8 @@ export function generate(model: Llama, prompts: number[][], o: GenerateOptions):
       const T = ids[0].length - start;
       const flat = (rows: number[][]) => Int32Array.from(rows.flatMap((r) => r.slice(start)));
       const last = tf.tidy(() => {
-        const hidden = model.hidden(
-          { inputIds: flat(ids), positionIds: flat(pos), segmentIds: flat(segs), batch: B, seq: T },
-          cache,
-        ); // [B, T, h]
+        const inputs = { inputIds: flat(ids), positionIds: flat(pos), segmentIds: flat(segs), batch: B, seq: T };
+        const hidden = cache ? model.hiddenCached(inputs, cache) : model.hidden(inputs); // [B, T, h]
         const final = hidden.slice([0, T - 1, 0], [B, 1, -1]); // [B, 1, h]
         return model.logits(final as tf.Tensor3D).reshape([B, -1]); // [B, V]
       });

@@ -1,16 +1,24 @@
 export { BACKENDS, describeBackend, selectBackend, type BackendChoice, type BackendName } from './backend';
 export { parseConfig, toHfConfig, type LlamaConfig } from './config';
 export {
+  Block,
+  CausalSelfAttention,
+  Linear,
   Llama,
+  MLP,
+  RMSNorm,
   parameterShapes,
   variableOf,
   type Adapter,
+  type AttentionContext,
   type KVCache,
+  type LayerKV,
   type ModelInputs,
+  type PastKV,
   type PrefixKV,
 } from './llama';
 export { gatherRows, rotaryTables } from './ops';
-export { exportOnnx, type OnnxGraph } from './onnx';
+export { OnnxBuilder, exportOnnx, type OnnxGraph } from './onnx';
 export { loadModel, saveModel } from './hf-directory';
 export { readModelWeights, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
 export {

@@ -37,10 +37,10 @@ export class OnnxScorer {
     const m = reranker.model,
       c = m.config;
     let readout: Float32Array;
-    if (reranker.config.mode === 'head') readout = (m.p(HEAD_WEIGHT).dataSync() as Float32Array).slice();
+    if (reranker.config.mode === 'head') readout = (m.param(HEAD_WEIGHT).dataSync() as Float32Array).slice();
     else {
       const table = m
-        .p(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
+        .param(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
         .dataSync() as Float32Array;
       const [yes, no] = [
         reranker.tokenizer.encode(reranker.config.yesToken!)[0],

@@ -166,7 +166,7 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
       const r = Reranker.create(model, tokenizer, { mode: 'head' }, 6);
       const trainable = new Map([
         ...addLora(model, { r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'] }, 7),
-        [HEAD_WEIGHT, model.p(HEAD_WEIGHT)],
+        [HEAD_WEIGHT, model.param(HEAD_WEIGHT)],
       ]);
       const before = tf.memory().numTensors;
       const result = await trainLoop({

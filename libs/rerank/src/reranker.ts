@@ -69,7 +69,7 @@ export class Reranker {
       model.params.set(
         HEAD_WEIGHT,
         variableOf(
-          Float32Array.from({ length: h }, () => 0.02 * gaussian(rng)),
+          Float32Array.from({ length: h }, () => 0.02 * rng.gaussian()),
           [1, h],
         ),
       );
@@ -88,7 +88,11 @@ export class Reranker {
       } as RerankerConfig;
     } catch (err) {
       throw new InputError(
-        `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found: this is not a reranker directory (train one with the rerank stage)' : (err as Error).message}`,
+        `${file}: ${
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? 'not found: this is not a reranker directory (train one with the rerank stage)'
+            : (err as Error).message
+        }`,
       );
     }
     const model = await loadModel(dir, { extra: [HEAD_WEIGHT] });
@@ -140,10 +144,7 @@ export class Reranker {
       prefixIds.set(g[0].slice(0, prefixes[i]), i * P);
       prefixSegments.fill(1, i * P, i * P + prefixes[i]);
     });
-    const collected: { k: tf.Tensor4D; v: tf.Tensor4D }[] = [];
-    this.model.hidden({ inputIds: prefixIds, segmentIds: prefixSegments, batch: G, seq: P }, undefined, {
-      collect: collected,
-    });
+    const collected = this.model.hiddenAndKV({ inputIds: prefixIds, segmentIds: prefixSegments, batch: G, seq: P }).kv;
     const suffixes = groups.flatMap((g, i) =>
       g.map((s) => ({ ids: s.slice(prefixes[i]), from: prefixes[i], group: i })),
     );
@@ -164,7 +165,7 @@ export class Reranker {
     const broadcast = (x: tf.Tensor4D) =>
       tf.matMul(E, x.reshape([G, -1])).reshape([N, ...x.shape.slice(1)]) as tf.Tensor4D; // [N, KV, P, d]
     const prefix: PrefixKV = { layers: collected.map((l) => ({ k: broadcast(l.k), v: broadcast(l.v) })), segments };
-    const hidden = this.model.hidden({ inputIds, positionIds, batch: N, seq: T }, undefined, { prefix }); // [N, T, h]
+    const hidden = this.model.hidden({ inputIds, positionIds, batch: N, seq: T }, { prefix }); // [N, T, h]
     return this.readScores(gatherRows(hidden.reshape([N * T, -1]) as tf.Tensor2D, last)); // [N]
   }
 
@@ -206,9 +207,11 @@ export class Reranker {
   }
 
   private readScores(last: tf.Tensor2D): tf.Tensor1D {
-    if (this.config.mode === 'head') return tf.sum(tf.mul(last, this.model.p(HEAD_WEIGHT)), -1) as tf.Tensor1D; // [B]
+    if (this.config.mode === 'head') {
+      return tf.sum(tf.mul(last, this.model.param(HEAD_WEIGHT)), -1) as tf.Tensor1D; // [B]
+    }
     const c = this.model.config;
-    const table = this.model.p(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // [V, h]
+    const table = this.model.param(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // [V, h]
     const direction = tf.sub(
       tf.slice(table, [this.yesId, 0], [1, c.hidden_size]),
       tf.slice(table, [this.noId, 0], [1, c.hidden_size]),
@@ -220,7 +223,7 @@ export class Reranker {
   private prefill(prefix: number[]): CachedPrefix {
     const cache: KVCache = { layers: [], segments: [], length: 0 };
     tf.tidy(() => {
-      this.model.hidden({ inputIds: Int32Array.from(prefix), batch: 1, seq: prefix.length }, cache);
+      this.model.hiddenCached({ inputIds: Int32Array.from(prefix), batch: 1, seq: prefix.length }, cache);
     });
     const layers = cache.layers.map((l) => ({
       shape: l.k.shape,
@@ -254,7 +257,7 @@ export class Reranker {
           inputIds.set(s, b * T);
           last[b] = b * T + s.length - 1;
         });
-        const hidden = this.model.hidden({ inputIds, batch: B, seq: T }, cache); // [B, T, h]
+        const hidden = this.model.hiddenCached({ inputIds, batch: B, seq: T }, cache); // [B, T, h]
         return this.readScores(gatherRows(hidden.reshape([B * T, -1]) as tf.Tensor2D, last)).dataSync() as Float32Array;
       });
     } finally {
@@ -274,7 +277,8 @@ function singleToken(tokenizer: TextTokenizer, token: string): number {
   const ids = tokenizer.encode(token);
   if (ids.length !== 1)
     throw new InputError(
-      `answer token ${JSON.stringify(token)} is ${ids.length} tokens in this tokenizer; choose one that is a single token`,
+      `answer token ${JSON.stringify(token)} is ${ids.length} tokens in this tokenizer; ` +
+        'choose one that is a single token',
     );
   return ids[0];
 }
@@ -283,11 +287,8 @@ function pickToken(tokenizer: TextTokenizer, candidates: string[]): string {
   const found = candidates.find((c) => tokenizer.encode(c).length === 1);
   if (!found)
     throw new InputError(
-      `none of ${candidates.map((c) => JSON.stringify(c)).join(', ')} is a single token in this tokenizer; use head mode or name the answer tokens`,
+      `none of ${candidates.map((c) => JSON.stringify(c)).join(', ')} is a single token in this tokenizer; ` +
+        'use head mode or name the answer tokens',
     );
   return found;
-}
-
-function gaussian(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
 }

@@ -295,7 +295,7 @@ function rerankTrainable(ctx: RunContext, reranker: Reranker): Map<string, tf.Va
   if (c.lora.enabled) {
     const lora = { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: c.lora.targets };
     const trainable = addLora(reranker.model, lora, ctx.config.seed);
-    if (reranker.config.mode === 'head') trainable.set(HEAD_WEIGHT, reranker.model.p(HEAD_WEIGHT));
+    if (reranker.config.mode === 'head') trainable.set(HEAD_WEIGHT, reranker.model.param(HEAD_WEIGHT));
     return trainable;
   }
   return c.freezeEmbeddings ? withoutEmbeddings(reranker.model.params) : reranker.model.params;
