@@ -8,17 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { IGNORE_INDEX } from '@tunekit/data';
+import { IGNORE_INDEX, type PackedRow } from '@tunekit/data';
 import {
   AdamW,
   DEFAULT_OPTIMIZER,
   Llama,
   describeBackend,
   parseConfig,
+  rowsToBatch,
   selectBackend,
   trainStep,
   type BackendName,
-  type TrainBatch,
 } from '@tunekit/model';
 
 const { values } = parseArgs({
@@ -78,21 +78,19 @@ const rng = (() => {
   let s = 1;
   return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 })();
-const batch: TrainBatch = {
-  batch: B,
-  seq: T,
-  inputIds: new Int32Array(B * T),
-  targets: new Int32Array(B * T).fill(IGNORE_INDEX),
-  positionIds: new Int32Array(B * T),
-  segmentIds: new Int32Array(B * T).fill(1),
-};
-for (let b = 0; b < B; b++) {
-  for (let t = 0; t < T; t++) {
-    batch.inputIds[b * T + t] = Math.floor(rng() * shape.vocab);
-    batch.positionIds[b * T + t] = t;
-  }
-  for (let t = T / 2; t < T - 1; t++) batch.targets[b * T + t] = batch.inputIds[b * T + t + 1]; // prompt half masked
-}
+// random tokens; the first half of each row is a masked prompt, the second half is trained
+const rows: PackedRow[] = Array.from({ length: B }, () => {
+  const input_ids = Int32Array.from({ length: T }, () => Math.floor(rng() * shape.vocab));
+  const labels = new Int32Array(T).fill(IGNORE_INDEX);
+  for (let t = T / 2 + 1; t < T; t++) labels[t] = input_ids[t];
+  return {
+    input_ids,
+    labels,
+    position_ids: Int32Array.from({ length: T }, (_, t) => t),
+    segment_ids: new Int32Array(T).fill(1),
+  };
+});
+const batch = rowsToBatch(rows);
 const optimizer = new AdamW({ ...DEFAULT_OPTIMIZER, lr: 1e-3, totalSteps: 1000 });
 let step = 0;
 const runs: number[] = [];
