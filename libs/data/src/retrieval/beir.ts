@@ -1,10 +1,9 @@
-import { createReadStream } from 'node:fs';
 import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { DataError, formatIssue, type RowIssue } from '../errors';
 import { readRecords } from '../formats/records';
+import { rowError, whitespaceRows } from './fields';
 
 export interface BeirDocument {
   id: string;
@@ -129,28 +128,15 @@ async function readRows<T>(file: string, schema: z.ZodType<T>): Promise<T[]> {
  */
 export async function readQrels(file: string): Promise<Qrels> {
   const qrels: Qrels = new Map();
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    const fields = line.trim().split(/\s+/);
-    if (fields.length === 1 && fields[0] === '') continue;
-    if (n === 1 && fields[0] === 'query-id') continue;
-    if (fields.length !== 3 && fields.length !== 4)
-      throw new DataError(
-        formatIssue({
-          file,
-          line: n,
-          field: '(row)',
-          message: `expected "query-id corpus-id score" or "qid iter docid rel", got ${fields.length} fields`,
-        }),
-      );
+  for await (const { line, fields } of whitespaceRows(file)) {
+    if (line === 1 && fields[0] === 'query-id') continue;
+    if (fields.length !== 3 && fields.length !== 4) {
+      const got = `got ${fields.length} fields`;
+      throw rowError(file, line, '(row)', `expected "query-id corpus-id score" or "qid iter docid rel", ${got}`);
+    }
     const [qid, did, grade] = fields.length === 3 ? fields : [fields[0], fields[2], fields[3]];
     const value = Number(grade);
-    if (!Number.isInteger(value))
-      throw new DataError(
-        formatIssue({ file, line: n, field: 'score', message: `must be an integer, got "${grade}"` }),
-      );
+    if (!Number.isInteger(value)) throw rowError(file, line, 'score', `must be an integer, got "${grade}"`);
     if (!qrels.has(qid)) qrels.set(qid, new Map());
     qrels.get(qid)!.set(did, value);
   }

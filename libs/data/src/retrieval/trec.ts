@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { DataError, formatIssue } from '../errors';
+import { DataError } from '../errors';
+import { rowError, whitespaceRows } from './fields';
 
 /** A ranking: query id → document id → score. */
 export type Run = Map<string, Map<string, number>>;
@@ -9,26 +8,11 @@ export type Run = Map<string, Map<string, number>>;
 /** Reads a TREC run file: `qid Q0 docid rank score tag` per line. */
 export async function readTrecRun(file: string): Promise<Run> {
   const run: Run = new Map();
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    if (line.trim() === '') continue;
-    const fields = line.trim().split(/\s+/);
+  for await (const { line, fields } of whitespaceRows(file)) {
     if (fields.length !== 6)
-      throw new DataError(
-        formatIssue({
-          file,
-          line: n,
-          field: '(row)',
-          message: `expected 6 fields "qid Q0 docid rank score tag", got ${fields.length}`,
-        }),
-      );
+      throw rowError(file, line, '(row)', `expected 6 fields "qid Q0 docid rank score tag", got ${fields.length}`);
     const score = Number(fields[4]);
-    if (!Number.isFinite(score))
-      throw new DataError(
-        formatIssue({ file, line: n, field: 'score', message: `must be a number, got "${fields[4]}"` }),
-      );
+    if (!Number.isFinite(score)) throw rowError(file, line, 'score', `must be a number, got "${fields[4]}"`);
     if (!run.has(fields[0])) run.set(fields[0], new Map());
     run.get(fields[0])!.set(fields[2], score);
   }
