@@ -4,8 +4,8 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { writeBeir, type BeirDocument } from '@tunekit/data';
 import { ensureEmbeddedPostgres, openDatabase, schema, stopEmbeddedPostgres } from '@tunekit/db';
+import { runTrainer, startTrainer, until, type Finished } from '@tunekit/db/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runTrainer, startTrainer, until, type Finished } from './testing/run-trainer';
 
 interface Point {
   stage: string;
