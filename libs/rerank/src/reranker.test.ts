@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_OPTIMIZER, Llama, addLora, selectBackend, trainLoop } from '@tunekit/model';
+import { maxAbsError, maxAbsErrorByName } from '@tunekit/model/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HEAD_WEIGHT, Reranker, evaluateGroups, rankingStepLoss, type RankingGroup } from './index';
 import { COLORS, tinyConfig as config, tinyTokenizer as tokenizer } from './testing/tiny';
@@ -122,7 +123,7 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
         const a = g.dataSync(),
           b = shared.grads[name].dataSync();
         const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
-        expect(Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i]))) / scale, `${mode} ${name}`).toBeLessThan(1e-3);
+        expect(maxAbsError(b, a) / scale, `${mode} ${name}`).toBeLessThan(1e-3);
       }
       tf.dispose([full.value, shared.value, ...Object.values(full.grads), ...Object.values(shared.grads)]);
       r.dispose();
@@ -203,9 +204,6 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     const straight = await run(4);
     const first = await run(2, undefined, dir);
     const resumed = await run(4, first.result.lastCheckpoint);
-    for (const [k, v] of straight.values) {
-      const w = resumed.values.get(k)!;
-      expect(Math.max(...v.map((x, i) => Math.abs(x - w[i]))), k).toBeLessThanOrEqual(1e-5);
-    }
+    expect(maxAbsErrorByName(resumed.values, straight.values)).toBeLessThanOrEqual(1e-5);
   });
 });
