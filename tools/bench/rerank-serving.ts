@@ -17,6 +17,7 @@ import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { buildFactRetrieval } from '@tunekit/corpora';
 import { selectBackend } from '@tunekit/model';
+import { maxAbsError } from '@tunekit/model/testing';
 import { OnnxScorer, Reranker } from '@tunekit/rerank';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -284,9 +285,7 @@ if (!values['no-peer'] && existsSync(path.join(peerDir, 'torch_llama.py')) && ex
             scores: each[0].scores,
           };
     const ourScores = reranker.score(documents.slice(0, 8).map((document) => ({ query, document })));
-    peer!.max_abs_score_diff_first_8 = Math.max(
-      ...(peer!.scores as number[]).map((s, i) => Math.abs(s - ourScores[i])),
-    );
+    peer!.max_abs_score_diff_first_8 = maxAbsError(peer!.scores as number[], ourScores);
     delete peer!.scores;
   } catch (err) {
     peer = {

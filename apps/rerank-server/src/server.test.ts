@@ -1,4 +1,5 @@
 import { selectBackend } from '@tunekit/model';
+import { maxAbsError } from '@tunekit/model/testing';
 import type { Reranker } from '@tunekit/rerank';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runServerCli, startServer, tinyReranker, type RunningServer } from './testing/server';
@@ -126,9 +127,19 @@ describe('the rerank server over HTTP (a real server on loopback)', () => {
     const onnx = await startServer(['--model', model.dir, '--engine', 'onnx']);
     try {
       expect(onnx.stderr()).toMatch(/engine onnx \(ONNX Runtime, CPU\)/);
-      const raw = await json(await post(`${onnx.url}/rerank`, { query: QUERY, texts: DOCS, raw_scores: true }));
+      const raw: { index: number; score: number }[] = await json(
+        await post(`${onnx.url}/rerank`, { query: QUERY, texts: DOCS, raw_scores: true }),
+      );
       const expected = model.reranker.score(DOCS.map((document) => ({ query: QUERY, document })));
-      for (const r of raw) expect(Math.abs(r.score - expected[r.index])).toBeLessThan(1e-4);
+      expect(raw).toHaveLength(DOCS.length);
+      const byIndex = [...raw].sort((a, b) => a.index - b.index);
+      expect(byIndex.map((r) => r.index)).toEqual(DOCS.map((_, i) => i));
+      expect(
+        maxAbsError(
+          byIndex.map((r) => r.score),
+          expected,
+        ),
+      ).toBeLessThan(1e-4);
     } finally {
       await onnx.stop();
     }

@@ -1,23 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { runTrainer } from '@tunekit/db/testing';
 import { describe, expect, it } from 'vitest';
-
-const root = path.resolve(import.meta.dirname, '../../..');
-const run = (args: string[]) =>
-  promisify(execFile)(
-    path.join(root, 'node_modules/.bin/tsx'),
-    ['--tsconfig', 'apps/trainer/tsconfig.json', 'apps/trainer/src/main.ts', ...args],
-    { cwd: root },
-  )
-    .then((r) => ({ code: 0, ...r }))
-    .catch((err: { code: number; stdout: string; stderr: string }) => ({
-      code: err.code,
-      stdout: err.stdout,
-      stderr: err.stderr,
-    }));
 
 describe('trainer CLI', () => {
   it('runs the data stage of the smoke preset and writes a report', async () => {
@@ -31,7 +16,7 @@ describe('trainer CLI', () => {
         JSON.stringify({ instruction: 'Say bye.', output: 'Bye!' }),
       ].join('\n'),
     );
-    const result = await run([
+    const result = await runTrainer([
       '--preset',
       'smoke',
       '--stages',
@@ -60,10 +45,10 @@ describe('trainer CLI', () => {
   });
 
   it('names unknown flags, bad values and unknown config keys without a stack trace', async () => {
-    const unknown = await run(['--epochs', '3']);
+    const unknown = await runTrainer(['--epochs', '3']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^error: Unknown option '--epochs'/);
-    const bad = await run(['--masking', 'everything', '--stages', 'data,distill']);
+    const bad = await runTrainer(['--masking', 'everything', '--stages', 'data,distill']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(
       'sequence.masking: Invalid option: expected one of "all_assistant"|"last_assistant"|"all"',
@@ -71,13 +56,13 @@ describe('trainer CLI', () => {
     expect(bad.stderr).toContain('stages: unknown stage "distill"; available: data, pretrain, sft, rerank');
     const dir = await mkdtemp(path.join(tmpdir(), 'cfg-'));
     await writeFile(path.join(dir, 'c.json'), JSON.stringify({ data: { replayWeigth: 0.2 } }));
-    const typo = await run(['--config', path.join(dir, 'c.json')]);
+    const typo = await runTrainer(['--config', path.join(dir, 'c.json')]);
     expect(typo.stderr).toMatch(/data: Unrecognized key: "replayWeigth"/);
     expect(typo.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 
   it('reports a missing data file clearly', async () => {
-    const missing = await run([
+    const missing = await runTrainer([
       '--preset',
       'smoke',
       '--output-dir',

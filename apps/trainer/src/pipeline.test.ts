@@ -4,8 +4,8 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { writeBeir, type BeirDocument } from '@tunekit/data';
 import { ensureEmbeddedPostgres, openDatabase, schema, stopEmbeddedPostgres } from '@tunekit/db';
-import { describe, expect, it } from 'vitest';
-import { runTrainer, startTrainer, until } from './testing/run-trainer';
+import { runTrainer, startTrainer, until, type Finished } from '@tunekit/db/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 interface Point {
   stage: string;
@@ -36,31 +36,53 @@ async function privateServer() {
   return ensureEmbeddedPostgres({ dataDir: path.join(parent, 'data'), port: 55000 + Math.floor(Math.random() * 900) });
 }
 
+/** A finite number in [min, max] (NaN, ±Infinity, strings and missing values fail). */
+function expectFiniteIn(value: unknown, min: number, max: number, what: string) {
+  expect(typeof value, what).toBe('number');
+  expect(Number.isFinite(value), `${what} = ${value}`).toBe(true);
+  expect(value as number, what).toBeGreaterThanOrEqual(min);
+  expect(value as number, what).toBeLessThanOrEqual(max);
+}
+
 describe('trainer pipeline (smoke preset) with the runs registry', () => {
-  let firstRun = '';
+  /** The full smoke run the first three tests start from; made here so that none depends on another having run. */
+  let smoke: Finished;
+  let smokeRunDir = '';
+
+  beforeAll(async () => {
+    const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
+    smoke = await runTrainer(['--preset', 'smoke', '--output-dir', out]);
+    expect(smoke.code, smoke.stderr).toBe(0);
+    smokeRunDir = path.dirname(/report: (.*)/.exec(smoke.stdout)![1]);
+  }, 300_000);
 
   it('runs data → pretrain → sft → rerank → evaluations end to end, into the embedded PostgreSQL', async () => {
-    const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
-    const result = await runTrainer(['--preset', 'smoke', '--output-dir', out]);
-    expect(result.stderr).toMatch(/backend: (wasm|cpu|tensorflow)/);
+    const result = smoke;
+    const backend = /backend: (tensorflow-gpu|tensorflow|wasm|cpu)[ ,]/.exec(result.stderr);
+    expect(backend, result.stderr).not.toBeNull();
     expect(result.code, result.stderr).toBe(0);
     const reportPath = /report: (.*)/.exec(result.stdout)![1];
     const runDir = path.dirname(reportPath);
-    firstRun = runDir;
+    expect(runDir).toBe(smokeRunDir);
     const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
-    const keys = [
+    const value = (key: string): unknown => key.split('.').reduce((o, k) => o?.[k], report);
+    expect(value('backend.name')).toBe(backend![1]);
+    for (const key of [
       'sft.eval.heldout.base.accuracy',
       'sft.eval.heldout.tuned.accuracy',
       'sft.eval.ablation.train_on_all.accuracy',
-      'sft.eval.forgetting.ppl_before',
-      'sft.eval.forgetting.ppl_after',
-      'backend.name',
-      'rerank.eval.default.pmrr',
-    ];
+    ])
+      expectFiniteIn(value(key), 0, 1, key);
+    // a perplexity is at least 1
+    for (const key of ['sft.eval.forgetting.ppl_before', 'sft.eval.forgetting.ppl_after'])
+      expectFiniteIn(value(key), 1, Infinity, key);
+    // FollowIR's p-MRR, in percent
+    expectFiniteIn(value('rerank.eval.default.pmrr'), -100, 100, 'rerank.eval.default.pmrr');
     for (const system of ['bm25', 'reranked'])
-      for (const m of ['ndcg@10', 'mrr@10', 'map', 'recall@100']) keys.push(`rerank.eval.default.${system}.${m}`);
-    for (const key of keys)
-      expect(typeof key.split('.').reduce((o, k) => o?.[k], report), key).toMatch(/number|string/);
+      for (const m of ['ndcg@10', 'mrr@10', 'map', 'recall@100']) {
+        const key = `rerank.eval.default.${system}.${m}`;
+        expectFiniteIn(value(key), 0, 1, key);
+      }
     expect(await readdir(runDir)).toEqual(
       expect.arrayContaining([
         'base',
@@ -88,14 +110,23 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
       /^test-\d+ Q0 \S+ 1 -?[\d.e-]+ tunekit-reranked$/,
     );
     expect(await readFile(reportPath, 'utf8')).toContain('p-MRR');
-    // the default collection's questions by kind (fact, value, bridge; this preset's 12 are all fact questions), each with every system's metrics
+    // the default collection's questions by kind (fact, value, bridge; this preset's 12 are all fact questions),
+    // each with every system's metrics
     const byKind = report.rerank.eval.default.by_kind as Record<
       string,
       { queries: number; bm25: Record<string, number>; reranked: Record<string, number> }
     >;
     expect(Object.keys(byKind)).toContain('fact');
     expect(Object.values(byKind).reduce((n, k) => n + k.queries, 0)).toBe(report.rerank.eval.default.queries);
-    for (const k of Object.values(byKind)) expect(typeof k.reranked['ndcg@10']).toBe('number');
+    // each kind's metrics are means over its queries, so weighted by the queries they are the overall means
+    for (const system of ['bm25', 'reranked'] as const) {
+      for (const [kind, k] of Object.entries(byKind)) expectFiniteIn(k[system]['ndcg@10'], 0, 1, `${kind} ${system}`);
+      const weighted = Object.values(byKind).reduce((sum, k) => sum + k.queries * k[system]['ndcg@10'], 0);
+      expect(weighted / report.rerank.eval.default.queries, system).toBeCloseTo(
+        report.rerank.eval.default[system]['ndcg@10'],
+        9,
+      );
+    }
     expect(await readFile(reportPath, 'utf8')).toContain('nDCG@10 by kind of query');
     expectContiguous(await readPoints(runDir));
 
@@ -130,18 +161,19 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
         .from(schema.evaluationExamples)
         .where(eq(schema.evaluationExamples.evaluationId, reranked.id));
       expect(perQuery.length).toBe(report.rerank.eval.default.queries);
-      expect(perQuery[0].metrics).toMatchObject({
-        'ndcg@10': expect.any(Number),
-        'mrr@10': expect.any(Number),
-        map: expect.any(Number),
-      });
+      // the stored per-query metrics are the ones the report's means are taken over
+      for (const m of ['ndcg@10', 'mrr@10', 'map']) {
+        const values = perQuery.map((q) => (q.metrics as Record<string, unknown>)[m]);
+        values.forEach((v, i) => expectFiniteIn(v, 0, 1, `query ${i} ${m}`));
+        const mean = (values as number[]).reduce((a, b) => a + b, 0) / values.length;
+        expect(mean, m).toBeCloseTo(report.rerank.eval.default.reranked[m], 9);
+      }
     } finally {
       await conn.close();
     }
   }, 300_000);
 
   it('starts from an existing Hugging Face model directory, with LoRA and without packing', async () => {
-    expect(firstRun).not.toBe('');
     const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
     const result = await runTrainer([
       '--preset',
@@ -151,7 +183,7 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
       '--stages',
       'data,sft',
       '--from',
-      path.join(firstRun, 'base'),
+      path.join(smokeRunDir, 'base'),
       '--no-packing',
       '--set',
       'sft.lora.enabled=true',
@@ -179,7 +211,6 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
   }, 300_000);
 
   it('adapts the reranker to a BEIR collection from its documents alone, and evaluates a saved reranker', async () => {
-    expect(firstRun).not.toBe('');
     const collection = await mkdtemp(path.join(tmpdir(), 'beir-'));
     const topics = [
       'library catalogues',
@@ -198,7 +229,9 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
             {
               id,
               title: `A study of ${t} in research libraries`,
-              text: `This paper reviews ${t}. It compares ${t} across ${k + 2} institutions. The results show how ${t} help readers find material.`,
+              text:
+                `This paper reviews ${t}. It compares ${t} across ${k + 2} institutions. ` +
+                `The results show how ${t} help readers find material.`,
             },
           ] as const;
         }),
@@ -231,7 +264,7 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
       '--stages',
       'rerank',
       '--from',
-      firstRun,
+      smokeRunDir,
       '--collection',
       collection,
       '--set',
@@ -281,7 +314,7 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
       '--stages',
       'rerank',
       '--from',
-      firstRun,
+      smokeRunDir,
       '--collection',
       path.join(collection, 'nope'),
     ]);
@@ -296,14 +329,13 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
       '--stages',
       'rerank',
       '--from',
-      firstRun,
+      smokeRunDir,
       '--collection',
       collection,
     ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/queries\.jsonl:1: text: /);
   }, 300_000);
-
   it('survives the database going away mid-run and back-fills every metric once', async () => {
     const server = await privateServer();
     const out = await mkdtemp(path.join(tmpdir(), 'runs-'));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, selectBackend } from './index';
+import { maxAbsError } from './testing/max-abs-error';
 
 const peerDir = (name: string) => path.join(import.meta.dirname, 'testing/peer', name);
 
@@ -21,8 +22,7 @@ describe.each(['wasm', 'cpu'] as const)('decoder numerics on %s', (backend) => {
     const logits = model.forward({ inputIds: Int32Array.from(ref.input_ids.flat()), batch: B, seq: T });
     const got = logits.dataSync();
     const want = ref.logits.flat(2);
-    let maxErr = 0;
-    for (let i = 0; i < want.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+    const maxErr = maxAbsError(got, want);
     console.log(`${backend} ${name}: max abs error ${maxErr.toExponential(2)} over ${want.length} logits`);
     expect(maxErr).toBeLessThan(1e-4);
     logits.dispose();

@@ -18,6 +18,7 @@ import {
   trainLoop,
   type LoraConfig,
 } from './index';
+import { maxAbsError } from './testing/max-abs-error';
 import { randomRows } from './testing/rows';
 
 const config = parseConfig({
@@ -72,11 +73,11 @@ describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
     await saveAdapters(model, lora, dir);
     const reloaded = Llama.init(config, 1);
     await loadAdapters(reloaded, dir);
-    expectClose(logitsOf(reloaded), tuned, 1e-6);
+    expect(maxAbsError(logitsOf(reloaded), tuned)).toBeLessThan(1e-6);
 
     mergeLora(model);
     expect(model.adapters.size).toBe(0);
-    expectClose(logitsOf(model), tuned, 1e-4);
+    expect(maxAbsError(logitsOf(model), tuned)).toBeLessThan(1e-4);
     model.dispose();
     reloaded.dispose();
   });
@@ -113,9 +114,3 @@ describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
     model.dispose();
   });
 });
-
-function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number) {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  expect(m).toBeLessThan(tol);
-}

@@ -19,6 +19,7 @@ import {
   trainStep,
   type OptimizerConfig,
 } from './index';
+import { maxAbsErrorByName } from './testing/max-abs-error';
 import { randomRows } from './testing/rows';
 
 const config = parseConfig({
@@ -39,15 +40,6 @@ async function weightsOf(model: Llama): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
   for (const [name, t] of await model.weights()) out.set(name, t.data);
   return out;
-}
-
-function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let m = 0;
-  for (const [name, x] of a) {
-    const y = b.get(name)!;
-    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
-  }
-  return m;
 }
 
 describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
@@ -105,7 +97,7 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
       small.params,
       0,
     );
-    expect(maxDiff(await weightsOf(big), await weightsOf(small))).toBeLessThan(1e-6);
+    expect(maxAbsErrorByName(await weightsOf(big), await weightsOf(small))).toBeLessThan(1e-6);
     big.dispose();
     small.dispose();
   });
@@ -122,7 +114,7 @@ describe.each(['wasm', 'cpu'] as const)('training on %s', (backend) => {
     const resumed = Llama.init(config, 123); // different weights: everything must come from the checkpoint
     const rest = await trainLoop({ ...common, ...onRows(resumed, 2), steps: 6, resumeFrom: part.lastCheckpoint });
     expect(rest.history.map((h) => h.step)).toEqual([4, 5, 6]);
-    expect(maxDiff(await weightsOf(straight), await weightsOf(resumed))).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsErrorByName(await weightsOf(straight), await weightsOf(resumed))).toBeLessThanOrEqual(1e-5);
     straight.dispose();
     resumed.dispose();
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Llama, parseConfig, selectBackend } from './index';
+import { maxAbsError } from './testing/max-abs-error';
 import { referenceLogits } from './testing/reference';
 
 const variants = {
@@ -47,9 +48,7 @@ describe.each(['wasm', 'cpu'] as const)('architecture variants on %s, against a 
       ids,
     ).flat();
     const got = model.forward({ inputIds: Int32Array.from(ids), batch: 1, seq: ids.length }).dataSync();
-    let maxErr = 0;
-    for (let i = 0; i < want.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
-    expect(maxErr).toBeLessThan(1e-4);
+    expect(maxAbsError(got, want)).toBeLessThan(1e-4);
     model.dispose();
   });
 });

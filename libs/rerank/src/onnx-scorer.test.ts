@@ -1,4 +1,5 @@
 import { Llama, selectBackend } from '@tunekit/model';
+import { maxAbsError } from '@tunekit/model/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OnnxScorer, Reranker } from './index';
 import { tinyConfig, tinyTokenizer } from './testing/tiny';
@@ -25,10 +26,12 @@ describe('the reranker exported to ONNX and run by ONNX Runtime', () => {
       const full = reranker.scoreDetailed(pairs, { prefixCache: false });
       for (const prefixCache of [true, false]) {
         const got = await onnx.scoreDetailed(pairs, { batchSize: 3, prefixCache });
-        for (let i = 0; i < pairs.length; i++) {
-          expect(Math.abs(got.scores[i] - expected.scores[i]), `pair ${i}`).toBeLessThan(1e-4);
-          expect(Math.abs(got.scores[i] - full.scores[i]), `pair ${i}, full sequence`).toBeLessThan(1e-4);
-        }
+        expect(got.scores).toHaveLength(pairs.length);
+        expect(maxAbsError(got.scores, expected.scores), `${got.scores} against ${expected.scores}`).toBeLessThan(1e-4);
+        expect(
+          maxAbsError(got.scores, full.scores),
+          `${got.scores} against full sequences ${full.scores}`,
+        ).toBeLessThan(1e-4);
         expect(got.inputTokens).toEqual(expected.inputTokens);
       }
       await onnx.release();

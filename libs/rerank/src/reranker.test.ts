@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_OPTIMIZER, Llama, addLora, selectBackend, trainLoop } from '@tunekit/model';
+import { maxAbsError, maxAbsErrorByName } from '@tunekit/model/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HEAD_WEIGHT, Reranker, evaluateGroups, rankingStepLoss, type RankingGroup } from './index';
 import { COLORS, tinyConfig as config, tinyTokenizer as tokenizer } from './testing/tiny';
@@ -13,7 +14,10 @@ const pairs = [
   { query: 'find blue', instruction: 'Only blue counts.', document: 'the blue one' },
   { query: 'find red', document: 'the yellow one' },
 ];
-/** Groups whose positive is the red document, with three other colours as negatives: learnable only by reading the documents. */
+/**
+ * Groups whose positive is the red document, with three other colours as negatives: learnable only by reading the
+ * documents.
+ */
 const groups = (n: number, seed: number): RankingGroup[] =>
   Array.from({ length: n }, (_, i) => {
     const others = COLORS.filter((x) => x !== 'red');
@@ -52,25 +56,29 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     expect(cut.truncatedTokens).toBeGreaterThan(0);
   });
 
-  it('marks the document words that share a BM25 term with the query when its format asks, and keeps the choice on save', async () => {
-    const plain = Reranker.create(Llama.init(config, 1), tokenizer);
-    const marked = Reranker.create(Llama.init(config, 1), tokenizer, { markQueryTerms: true });
-    const pair = { query: 'find the reds', document: "The red one and the blue one, red's own" };
-    expect(tokenizer.decode(plain.encode(pair).ids)).toContain(`<Document>: ${pair.document}<|im_end|>`);
-    // "the" is a stop word, "reds" and "red's" stem to "red"; the query itself is left as it is
-    expect(tokenizer.decode(marked.encode(pair).ids)).toContain(
-      "<Query>: find the reds\n<Document>: The **red** one and the blue one, **red's** own<|im_end|>",
-    );
-    expect(tokenizer.decode(marked.encode({ query: 'the', document: 'the one' }).ids)).toContain(
-      '<Document>: the one<|im_end|>',
-    );
-    const dir = await mkdtemp(path.join(tmpdir(), 'reranker-marked-'));
-    await marked.save(dir);
-    const loaded = await Reranker.load(dir);
-    expect(loaded.config.markQueryTerms).toBe(true);
-    expect(loaded.encode(pair).ids).toEqual(marked.encode(pair).ids);
-    for (const r of [plain, marked, loaded]) r.dispose();
-  });
+  it(
+    'marks the document words that share a BM25 term with the query when its format asks, ' +
+      'and keeps the choice on save',
+    async () => {
+      const plain = Reranker.create(Llama.init(config, 1), tokenizer);
+      const marked = Reranker.create(Llama.init(config, 1), tokenizer, { markQueryTerms: true });
+      const pair = { query: 'find the reds', document: "The red one and the blue one, red's own" };
+      expect(tokenizer.decode(plain.encode(pair).ids)).toContain(`<Document>: ${pair.document}<|im_end|>`);
+      // "the" is a stop word, "reds" and "red's" stem to "red"; the query itself is left as it is
+      expect(tokenizer.decode(marked.encode(pair).ids)).toContain(
+        "<Query>: find the reds\n<Document>: The **red** one and the blue one, **red's** own<|im_end|>",
+      );
+      expect(tokenizer.decode(marked.encode({ query: 'the', document: 'the one' }).ids)).toContain(
+        '<Document>: the one<|im_end|>',
+      );
+      const dir = await mkdtemp(path.join(tmpdir(), 'reranker-marked-'));
+      await marked.save(dir);
+      const loaded = await Reranker.load(dir);
+      expect(loaded.config.markQueryTerms).toBe(true);
+      expect(loaded.encode(pair).ids).toEqual(marked.encode(pair).ids);
+      for (const r of [plain, marked, loaded]) r.dispose();
+    },
+  );
 
   it('scores yes/no as logit(yes) − logit(no) at the last token, the same with and without the prefix cache', () => {
     const model = Llama.init(config, 2);
@@ -115,7 +123,7 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
         const a = g.dataSync(),
           b = shared.grads[name].dataSync();
         const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
-        expect(Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i]))) / scale, `${mode} ${name}`).toBeLessThan(1e-3);
+        expect(maxAbsError(b, a) / scale, `${mode} ${name}`).toBeLessThan(1e-3);
       }
       tf.dispose([full.value, shared.value, ...Object.values(full.grads), ...Object.values(shared.grads)]);
       r.dispose();
@@ -138,8 +146,13 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     await expect(Reranker.load(tmpdir())).rejects.toThrow(/not a reranker directory/);
   });
 
-  it.runIf(backend === 'wasm').each(['listwise', 'pointwise', 'pairwise'] as const)(
-    'learns what its groups reward with the %s loss',
+  // 40 steps of training take ~10 s a loss on wasm and ~140 s on the pure-JavaScript cpu backend, so on cpu these
+  // are skipped, saying why; cpu still computes gradients (above) and trains (the resume test below).
+  it.skipIf(backend === 'cpu').each(['listwise', 'pointwise', 'pairwise'] as const)(
+    backend === 'cpu'
+      ? 'learns what its groups reward with the %s loss (needs the wasm backend: 40 training steps take ' +
+          '~140 s on the pure-JavaScript cpu backend, ~10 s on wasm)'
+      : 'learns what its groups reward with the %s loss',
     async (loss) => {
       const r = Reranker.create(Llama.init(config, 4), tokenizer, { mode: loss === 'listwise' ? 'yes_no' : 'head' }, 4);
       const heldOut = groups(16, 3);
@@ -191,9 +204,6 @@ describe.each(['wasm', 'cpu'] as const)('the reranker on %s', (backend) => {
     const straight = await run(4);
     const first = await run(2, undefined, dir);
     const resumed = await run(4, first.result.lastCheckpoint);
-    for (const [k, v] of straight.values) {
-      const w = resumed.values.get(k)!;
-      expect(Math.max(...v.map((x, i) => Math.abs(x - w[i]))), k).toBeLessThanOrEqual(1e-5);
-    }
+    expect(maxAbsErrorByName(resumed.values, straight.values)).toBeLessThanOrEqual(1e-5);
   });
 });

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRun, workspaceRoot } from '../testing/trainer-run';
+import { makeDataRun, workspaceRoot } from '@tunekit/db/testing';
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -36,7 +36,7 @@ describe('dashboard in a real browser', () => {
   beforeAll(async () => {
     if (!existsSync(path.join(workspaceRoot, 'apps/web/.next/BUILD_ID')))
       throw new Error('apps/web is not built: run `npx nx run web:build` (nx run web:test does it first)');
-    run = await makeRun();
+    run = await makeDataRun();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     server = spawn(

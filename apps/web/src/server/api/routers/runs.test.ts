@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeRun } from '../../../testing/trainer-run';
+import { makeDataRun } from '@tunekit/db/testing';
 import { createCaller } from '../root';
 
 describe('runs router', () => {
   let run: { runsDir: string; id: string };
   beforeAll(async () => {
-    run = await makeRun();
+    run = await makeDataRun();
     process.env.TUNEKIT_RUNS_DIR = run.runsDir;
   }, 120_000); // a real trainer run: seconds alone, longer on a loaded machine
 

@@ -1,4 +1,12 @@
+/**
+ * The one way tests start the trainer CLI (apps/trainer/src/main.ts) as a process: apps/trainer's and apps/web's
+ * tests both use it. It lives in a lib because an app may import libs but not another app (and not by a relative
+ * path either); it lives in the runs registry's lib because every trainer run writes to the registry, whose database
+ * a test picks with `DATABASE_URL`. It only names the trainer's entry file, it imports nothing from the app.
+ */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -12,8 +20,8 @@ export interface Finished {
   stderr: string;
 }
 
-/** Runs the trainer CLI to completion. */
-export function runTrainer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
+/** Runs the trainer CLI to completion; `env` is added to this process's environment. */
+export function runTrainer(args: string[], env: Record<string, string> = {}): Promise<Finished> {
   return promisify(execFile)(tsx, [...entry, ...args], {
     cwd: workspaceRoot,
     env: { ...process.env, ...env },
@@ -30,7 +38,7 @@ export function runTrainer(args: string[], env: NodeJS.ProcessEnv = {}): Promise
 /** Starts the trainer CLI in the background (to kill it, or to disturb its database). */
 export function startTrainer(
   args: string[],
-  env: NodeJS.ProcessEnv = {},
+  env: Record<string, string> = {},
 ): { child: ChildProcess; done: Promise<Finished> } {
   const child = spawn(tsx, [...entry, ...args], {
     cwd: workspaceRoot,
@@ -46,6 +54,21 @@ export function startTrainer(
     child.on('exit', (code, signal) => resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : 1), stdout, stderr })),
   );
   return { child, done };
+}
+
+/** The run directory a finished trainer names on its last line (`report: <run>/report.md`). */
+export function runDirOf(finished: Finished): string {
+  const report = /report: (.*)/.exec(finished.stdout);
+  if (!report) throw new Error(`the trainer printed no report (exit ${finished.code}):\n${finished.stderr}`);
+  return path.dirname(report[1]);
+}
+
+/** Runs the data stage of the smoke preset into a fresh runs directory: a real run, in seconds. */
+export async function makeDataRun(): Promise<{ runsDir: string; id: string }> {
+  const runsDir = await mkdtemp(path.join(tmpdir(), 'data-runs-'));
+  const finished = await runTrainer(['--preset', 'smoke', '--stages', 'data', '--output-dir', runsDir]);
+  if (finished.code !== 0) throw new Error(`the trainer exited with ${finished.code}:\n${finished.stderr}`);
+  return { runsDir, id: path.basename(runDirOf(finished)) };
 }
 
 /** Polls until `check` is true (or fails the test after `timeout` ms). */
