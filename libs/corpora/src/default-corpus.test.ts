@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mentions } from '@tunekit/data';
-import { buildDefaultCorpus, type InstructionMeta } from './index';
+import { buildDefaultCorpus } from './default-corpus';
+import type { InstructionMeta } from './instructions';
 
 describe('the default corpus from countries-list facts', () => {
   const corpus = buildDefaultCorpus({ seed: 1234 });

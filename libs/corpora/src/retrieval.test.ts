@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mentions, readBeir, writeBeir } from '@tunekit/data';
-import { ATTRIBUTES, buildDefaultCorpus, buildFactRetrieval, factOf } from './index';
+import { ATTRIBUTES } from './countries';
+import { buildDefaultCorpus } from './default-corpus';
+import { buildFactRetrieval, factOf } from './retrieval';
 
 describe('the fact retrieval collection', () => {
   const r = buildFactRetrieval({ seed: 1234 });

@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ChatMLTemplate,
-  DataError,
-  explainLabels,
-  labelTable,
-  IGNORE_INDEX,
-  JinjaChatTemplate,
-  prepareExamples,
-  tokenizeConversation,
-  type Conversation,
-  type MaskStrategy,
-} from './index';
+import type { Conversation } from './conversation';
+import { DataError } from './errors';
+import { explainLabels, labelTable } from './explain';
+import { IGNORE_INDEX, tokenizeConversation, type MaskStrategy } from './mask';
+import { prepareExamples } from './prepare';
+import { ChatMLTemplate } from './template/chatml';
+import { JinjaChatTemplate } from './template/jinja';
 import { smallTokenizer } from './testing/fixtures';
 
 const tokenizer = smallTokenizer();

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DataError, datasetStatistics, IGNORE_INDEX, mixSources } from './index';
+import { DataError } from './errors';
+import { IGNORE_INDEX } from './mask';
+import { mixSources } from './mix';
+import { datasetStatistics } from './stats';
 
 describe('mixing', () => {
   const sft = Array.from({ length: 300 }, (_, i) => ({ id: `sft${i}` }));

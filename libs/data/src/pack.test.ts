@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IGNORE_INDEX, packExamples, padBatch, padExamples, type TokenizedExample } from './index';
+import { IGNORE_INDEX, type TokenizedExample } from './mask';
+import { packExamples, padBatch, padExamples } from './pack';
 
 /** An example of `n` tokens whose ids say which example and position they are: 1000·k + p. */
 function example(k: number, n: number): TokenizedExample {

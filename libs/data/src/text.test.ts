@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mentions, wholeWords } from './index';
+import { mentions, wholeWords } from './text';
 
 describe('whole-word matching', () => {
   it('finds a name only as whole words, not inside a longer word', () => {

@@ -1,4 +1,4 @@
-export { openDatabase, type Connection, type Database } from './client';
-export { RunRegistry, type EvaluationExample, type MetricRow } from './registry';
+export { openDatabase } from './client';
+export { RunRegistry } from './registry';
 export * as schema from './schema';
-export { ensureEmbeddedPostgres, stopEmbeddedPostgres, workspaceRoot, type EmbeddedServer } from './server';
+export { ensureEmbeddedPostgres, stopEmbeddedPostgres } from './server';

@@ -4,15 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  RunRegistry,
-  ensureEmbeddedPostgres,
-  openDatabase,
-  schema,
-  stopEmbeddedPostgres,
-  type Connection,
-  type MetricRow,
-} from './index';
+import { openDatabase, type Connection } from './client';
+import { RunRegistry, type MetricRow } from './registry';
+import * as schema from './schema';
+import { ensureEmbeddedPostgres, stopEmbeddedPostgres } from './server';
 
 /** A private embedded server for this test file, so stopping it cannot disturb other tests. */
 let server: { url: string; dataDir: string };

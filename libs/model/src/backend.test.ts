@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { describeBackend, selectBackend } from './index';
+import { describeBackend, selectBackend } from './backend';
 
 describe('backend selection', () => {
   it('falls through the order to the first backend that runs, saying why the others were skipped', async () => {

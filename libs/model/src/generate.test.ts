@@ -1,7 +1,10 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generate, loadModel, selectBackend, type Llama } from './index';
+import { selectBackend } from './backend';
+import { generate } from './generate';
+import { loadModel } from './hf-directory';
+import type { Llama } from './llama';
 
 describe.each(['wasm', 'cpu'] as const)('generation on %s', (backend) => {
   let model: Llama;

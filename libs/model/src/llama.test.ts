@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, selectBackend } from './index';
+import { selectBackend } from './backend';
+import { loadModel } from './hf-directory';
 import { maxAbsError } from './testing/max-abs-error';
 
 const peerDir = (name: string) => path.join(import.meta.dirname, 'testing/peer', name);

@@ -3,21 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_OPTIMIZER,
-  Llama,
-  addLora,
-  batchLoss,
-  loadAdapters,
-  mergeLora,
-  parseConfig,
-  rowsToBatch,
-  saveAdapters,
-  selectBackend,
-  languageModelStepLoss,
-  trainLoop,
-  type LoraConfig,
-} from './index';
+import { selectBackend } from './backend';
+import { parseConfig } from './config';
+import { Llama } from './llama';
+import { languageModelStepLoss, trainLoop } from './loop';
+import { addLora, loadAdapters, mergeLora, saveAdapters, type LoraConfig } from './lora';
+import { DEFAULT_OPTIMIZER } from './optim';
+import { batchLoss, rowsToBatch } from './train';
 import { maxAbsError } from './testing/max-abs-error';
 import { randomRows } from './testing/rows';
 

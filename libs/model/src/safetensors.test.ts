@@ -2,7 +2,9 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, readModelWeights, readSafetensors, saveModel, selectBackend, writeSafetensors } from './index';
+import { selectBackend } from './backend';
+import { loadModel, saveModel } from './hf-directory';
+import { readModelWeights, readSafetensors, writeSafetensors } from './safetensors';
 
 const peer = path.join(import.meta.dirname, 'testing/peer/gqa-untied');
 

@@ -4,21 +4,12 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { IGNORE_INDEX } from '@tunekit/data';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  AdamW,
-  DEFAULT_OPTIMIZER,
-  Llama,
-  NonFiniteError,
-  batchLoss,
-  learningRate,
-  parseConfig,
-  rowsToBatch,
-  selectBackend,
-  languageModelStepLoss,
-  trainLoop,
-  trainStep,
-  type OptimizerConfig,
-} from './index';
+import { selectBackend } from './backend';
+import { parseConfig } from './config';
+import { Llama } from './llama';
+import { languageModelStepLoss, trainLoop } from './loop';
+import { AdamW, DEFAULT_OPTIMIZER, learningRate, type OptimizerConfig } from './optim';
+import { NonFiniteError, batchLoss, rowsToBatch, trainStep } from './train';
 import { maxAbsErrorByName } from './testing/max-abs-error';
 import { randomRows } from './testing/rows';
 

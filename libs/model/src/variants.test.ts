@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Llama, parseConfig, selectBackend } from './index';
+import { selectBackend } from './backend';
+import { parseConfig } from './config';
+import { Llama } from './llama';
 import { maxAbsError } from './testing/max-abs-error';
 import { referenceLogits } from './testing/reference';
 

@@ -1,6 +1,6 @@
 import { Rng } from '@tunekit/data';
 import { describe, expect, it } from 'vitest';
-import { inventName, substituteEntities, substituteEntity } from './index';
+import { inventName, substituteEntities, substituteEntity } from './augment';
 
 const group = {
   query: 'What currency does Niger use?',

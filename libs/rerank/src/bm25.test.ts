@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bm25Index, analyze } from './index';
+import { Bm25Index, analyze } from './bm25';
 
 const doc = (id: string, text: string, title = '') => ({ id, title, text });
 

@@ -1,6 +1,8 @@
 import { Llama, selectBackend } from '@tunekit/model';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, Reranker, evaluatePairs, firstStage, fuseRuns, rerankRun, type EvalQuery } from './index';
+import { Bm25Index } from './bm25';
+import { evaluatePairs, firstStage, fuseRuns, rerankRun, type EvalQuery } from './evaluate';
+import { Reranker } from './reranker';
 import { tinyConfig, tinyTokenizer } from './testing/tiny';
 
 const doc = (id: string, text: string) => [id, { id, title: '', text }] as const;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Bm25Index, buildGroups, type TrainingQuery } from './index';
+import { Bm25Index } from './bm25';
+import { buildGroups, type TrainingQuery } from './groups';
 
 const texts: Record<string, string> = {
   'PE-currency': 'The currency of Peru is PEN.',

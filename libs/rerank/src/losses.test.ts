@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { rankingLoss } from './index';
+import { rankingLoss } from './losses';
 
 const softplus = (x: number) => Math.log1p(Math.exp(x));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateRun, rankDocuments } from './index';
+import { evaluateRun, rankDocuments } from './metrics';
 
 const q = (entries: Record<string, number>) => new Map(Object.entries(entries));
 

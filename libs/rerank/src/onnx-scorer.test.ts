@@ -1,7 +1,8 @@
 import { Llama, selectBackend } from '@tunekit/model';
 import { maxAbsError } from '@tunekit/model/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OnnxScorer, Reranker } from './index';
+import { OnnxScorer } from './onnx-scorer';
+import { Reranker } from './reranker';
 import { tinyConfig, tinyTokenizer } from './testing/tiny';
 
 const pairs = [

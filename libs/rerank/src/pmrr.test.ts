@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pMrr } from './index';
+import { pMrr } from './pmrr';
 
 /** A run for pair `p` that ranks `order` first to last. */
 const ranking = (order: string[]) => new Map([['p', new Map(order.map((d, i) => [d, order.length - i]))]]);

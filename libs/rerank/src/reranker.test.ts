@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_OPTIMIZER, Llama, addLora, selectBackend, trainLoop } from '@tunekit/model';
 import { maxAbsError, maxAbsErrorByName } from '@tunekit/model/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HEAD_WEIGHT, Reranker, evaluateGroups, rankingStepLoss, type RankingGroup } from './index';
+import { HEAD_WEIGHT, Reranker } from './reranker';
+import { evaluateGroups, rankingStepLoss, type RankingGroup } from './train';
 import { COLORS, tinyConfig as config, tinyTokenizer as tokenizer } from './testing/tiny';
 const pairs = [
   { query: 'find red', document: 'the red one' },

@@ -2,7 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DataError, readDataset, streamDataset, type Conversation } from '../index';
+import type { Conversation } from '../conversation';
+import { DataError } from '../errors';
+import { readDataset, streamDataset } from './read';
 
 let dir: string;
 beforeAll(async () => {

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readBeir, readQrels, readTrecRun, writeBeir, writeTrecRun, type BeirDocument } from '../index';
+import { readBeir, readQrels, writeBeir, type BeirDocument } from './beir';
+import { readTrecRun, writeTrecRun } from './trec';
 
 async function collection(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'beir-'));

@@ -1,16 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  CHATML_JINJA,
-  ChatMLTemplate,
-  explainLabels,
-  JinjaChatTemplate,
-  MASK_STRATEGIES,
-  TextTokenizer,
-  tokenizeConversation,
-  type Conversation,
-} from '../index';
+import type { Conversation } from '../conversation';
+import { explainLabels } from '../explain';
+import { MASK_STRATEGIES, tokenizeConversation } from '../mask';
+import { TextTokenizer } from '../tokenizer/tokenizer';
+import { CHATML_JINJA, ChatMLTemplate } from './chatml';
+import { JinjaChatTemplate } from './jinja';
 import { qwen3TokenizerDir, smallTokenizer } from '../testing/fixtures';
 
 const conversations: Conversation[] = [

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { trainByteLevelBpe, type TextTokenizer } from '../index';
+import type { TextTokenizer } from '../tokenizer/tokenizer';
+import { trainByteLevelBpe } from '../tokenizer/train-bpe';
 
 /** A small byte-level BPE trained on fixed text: deterministic, so golden outputs are stable. */
 export function smallTokenizer(config: { add_bos_token?: boolean; bos_token?: string } = {}): TextTokenizer {

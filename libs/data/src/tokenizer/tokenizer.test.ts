@@ -2,7 +2,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataError, TextTokenizer, saveTokenizer, trainByteLevelBpe } from '../index';
+import { DataError } from '../errors';
+import { TextTokenizer } from './tokenizer';
+import { saveTokenizer, trainByteLevelBpe } from './train-bpe';
 import { qwen3TokenizerDir } from '../testing/fixtures';
 
 const corpus = [
