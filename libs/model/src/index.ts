@@ -1,5 +1,5 @@
 export { describeBackend, selectBackend, type BackendName } from './backend';
-export { parseConfig } from './config';
+export { parseConfig, type LlamaConfig } from './config';
 export { Llama, variableOf, type KVCache, type PrefixKV } from './llama';
 export { gatherRows, rotaryTables } from './ops';
 export { exportOnnx } from './onnx';

@@ -3,8 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { trainByteLevelBpe } from '@tunekit/data';
-import { Llama, parseConfig } from '@tunekit/model';
+import { Llama } from '@tunekit/model';
 import { Reranker } from '@tunekit/rerank';
+import { tinyDecoderConfig } from '@tunekit/rerank/testing';
 
 const root = path.resolve(import.meta.dirname, '../../../..');
 
@@ -36,17 +37,7 @@ export async function tinyReranker(mode: 'yes_no' | 'head' = 'yes_no'): Promise<
     ),
     { vocabSize: 400 },
   );
-  const config = parseConfig({
-    model_type: 'llama',
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: 32,
-    intermediate_size: 64,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    tie_word_embeddings: true,
-    max_position_embeddings: 512,
-  });
+  const config = tinyDecoderConfig(tokenizer.vocabSize, { modelType: 'llama', maxPositions: 512 });
   const reranker = Reranker.create(Llama.init(config, 7), tokenizer, { mode, maxDocTokens: 96 }, 7);
   const dir = await mkdtemp(path.join(tmpdir(), 'reranker-'));
   await reranker.save(dir);

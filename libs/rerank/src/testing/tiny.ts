@@ -1,5 +1,5 @@
 import { trainByteLevelBpe } from '@tunekit/data';
-import { parseConfig } from '@tunekit/model';
+import { parseConfig, type LlamaConfig } from '@tunekit/model';
 
 export const COLORS = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'orange', 'purple'];
 
@@ -13,15 +13,26 @@ export const tinyTokenizer = trainByteLevelBpe(
   { vocabSize: 420 },
 );
 
-/** A two-layer Qwen3-style config (GQA, q/k norms, tied embeddings) sized for that tokenizer. */
-export const tinyConfig = parseConfig({
-  model_type: 'qwen3',
-  vocab_size: tinyTokenizer.vocabSize,
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  tie_word_embeddings: true,
-  max_position_embeddings: 256,
-});
+/**
+ * A two-layer decoder (GQA, tied embeddings; with `qwen3`, q/k norms) for a tokenizer of `vocabSize` tokens: small
+ * enough that tests train and serve it in seconds. Other projects' tests reach it as `@tunekit/rerank/testing`.
+ */
+export function tinyDecoderConfig(
+  vocabSize: number,
+  o: { modelType?: 'llama' | 'qwen3'; maxPositions?: number } = {},
+): LlamaConfig {
+  return parseConfig({
+    model_type: o.modelType ?? 'qwen3',
+    vocab_size: vocabSize,
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    tie_word_embeddings: true,
+    max_position_embeddings: o.maxPositions ?? 256,
+  });
+}
+
+/** The Qwen3-style tiny decoder sized for `tinyTokenizer`. */
+export const tinyConfig = tinyDecoderConfig(tinyTokenizer.vocabSize);
