@@ -161,6 +161,9 @@ describe('the rerank server over HTTP (a real server on loopback)', () => {
       object: 'model',
       owned_by: 'tunekit',
     });
+    // requests of its own for the counters below, rather than counting on the tests above having run first
+    expect((await post(`${server.url}/v2/rerank`, { query: QUERY, documents: DOCS })).status).toBe(200);
+    expect((await post(`${server.url}/rerank`, { query: QUERY, texts: DOCS })).status).toBe(200);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/rerank_requests_total\{route="\/v2\/rerank",status="200"\} \d+/);
     expect(metrics).toMatch(/rerank_request_duration_seconds_bucket\{le="0.5",route="\/rerank"\} \d+/);
