@@ -363,23 +363,7 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     expect(finished.stderr).toMatch(/registry: database unavailable/);
     expect(finished.stderr).toMatch(/registry: database back; back-filled \d+ metric points/);
     const dir = (await runDir())!;
-    const conn = await openDatabase({ url: server.url });
-    try {
-      const stored = await conn.db
-        .select()
-        .from(schema.metrics)
-        .where(eq(schema.metrics.runId, path.basename(dir)));
-      const file = await readPoints(dir);
-      expect(stored.length).toBe(file.length);
-      const [row] = await conn.db
-        .select()
-        .from(schema.runs)
-        .where(eq(schema.runs.id, path.basename(dir)));
-      expect(row.status).toBe('completed');
-    } finally {
-      await conn.close();
-      await stopEmbeddedPostgres(server.dataDir);
-    }
+    await expectRegistered(server, dir, (await readPoints(dir)).length);
   }, 300_000);
 
   it('resumes a run killed with SIGKILL from its last checkpoint, without gaps or duplicates', async () => {
@@ -407,21 +391,26 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     expect(resumed.stderr).toMatch(/sft: resuming from .*checkpoint-\d+/);
     const file = await readPoints(dir);
     expectContiguous(file);
-    const conn = await openDatabase({ url: server.url });
-    try {
-      const stored = await conn.db
-        .select()
-        .from(schema.metrics)
-        .where(eq(schema.metrics.runId, path.basename(dir)));
-      expect(stored.length).toBe(file.length);
-      const [row] = await conn.db
-        .select()
-        .from(schema.runs)
-        .where(eq(schema.runs.id, path.basename(dir)));
-      expect(row.status).toBe('completed');
-    } finally {
-      await conn.close();
-      await stopEmbeddedPostgres(server.dataDir);
-    }
+    await expectRegistered(server, dir, file.length);
   }, 300_000);
 });
+
+/** The registry holds the run as completed, with as many metric rows as its metrics.jsonl; stops the server. */
+async function expectRegistered(server: { url: string; dataDir: string }, dir: string, points: number): Promise<void> {
+  const conn = await openDatabase({ url: server.url });
+  try {
+    const stored = await conn.db
+      .select()
+      .from(schema.metrics)
+      .where(eq(schema.metrics.runId, path.basename(dir)));
+    expect(stored.length).toBe(points);
+    const [row] = await conn.db
+      .select()
+      .from(schema.runs)
+      .where(eq(schema.runs.id, path.basename(dir)));
+    expect(row.status).toBe('completed');
+  } finally {
+    await conn.close();
+    await stopEmbeddedPostgres(server.dataDir);
+  }
+}
