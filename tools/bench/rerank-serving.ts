@@ -177,7 +177,8 @@ if (values['load-test']) {
     measured_capacity_requests_per_s: capacity,
     status_codes: r.codes,
     errors: r.errors,
-    // 503 is the server's answer to work past its deadline (and to draining): load shedding, like 429; any other 5xx is a fault
+    // 503 is the server's answer to work past its deadline (and to draining): load shedding, like 429; any other 5xx is
+    // a fault
     five_xx_other_than_503: Object.entries(r.codes)
       .filter(([c]) => c.startsWith('5') && c !== '503')
       .reduce((n, [, k]) => n + k, 0),
@@ -289,7 +290,9 @@ if (!values['no-peer'] && existsSync(path.join(peerDir, 'torch_llama.py')) && ex
     delete peer!.scores;
   } catch (err) {
     peer = {
-      error: `peer did not run: ${(err as Error).message.split('\n')[0]} (apt-get install python3-torch libopenblas0-pthread)`,
+      error:
+        `peer did not run: ${(err as Error).message.split('\n')[0]} ` +
+        '(apt-get install python3-torch libopenblas0-pthread)',
     };
   }
 }

@@ -37,7 +37,8 @@ export function labelTable(tokenizer: TextTokenizer, example: Pick<TokenizedExam
   for (let t = 0; t < example.input_ids.length; t++) {
     const id = example.input_ids[t];
     lines.push(
-      `${String(t).padStart(4)} ${String(id).padStart(6)} ${JSON.stringify(tokenizer.decode([id])).padEnd(18)} ${example.labels[t]}`,
+      `${String(t).padStart(4)} ${String(id).padStart(6)} ` +
+        `${JSON.stringify(tokenizer.decode([id])).padEnd(18)} ${example.labels[t]}`,
     );
   }
   return lines.join('\n');

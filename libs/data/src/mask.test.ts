@@ -31,7 +31,8 @@ describe('loss masks (golden)', () => {
   it('all_assistant trains every assistant turn through its <|im_end|>, nothing else', () => {
     expect(golden('all_assistant')).toBe(
       '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n' +
-        '<|im_start|>assistant\n«How are you?<|im_end|>»\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n' +
+        '<|im_start|>assistant\n«How are you?<|im_end|>»\n' +
+        '<|im_start|>user\nWhat is the capital of France?<|im_end|>\n' +
         '<|im_start|>assistant\n«The capital of France is Paris.<|im_end|>»\n',
     );
   });
@@ -62,7 +63,8 @@ describe('loss masks (golden)', () => {
     };
     expect(golden('all_assistant', conv)).toBe(
       '<|im_start|>user\n«Hello!<|im_end|>»\n<|im_start|>assistant\nHow are you?<|im_end|>\n' +
-        '<|im_start|>user\nWhat is the capital of Peru?<|im_end|>\n<|im_start|>assistant\n«The capital of Peru is Lima.<|im_end|>»\n',
+        '<|im_start|>user\nWhat is the capital of Peru?<|im_end|>\n' +
+        '<|im_start|>assistant\n«The capital of Peru is Lima.<|im_end|>»\n',
     );
   });
 

@@ -54,7 +54,8 @@ export function tokenizeConversation(
   messages.forEach((m, i) => {
     if (trained[i] && m.role === 'assistant' && m.content.trim() === '') {
       throw new DataError(
-        `${where}messages[${i}].content: assistant message is empty (nothing to train on); remove it or set "train": false`,
+        `${where}messages[${i}].content: assistant message is empty (nothing to train on); ` +
+          'remove it or set "train": false',
       );
     }
   });
@@ -161,7 +162,8 @@ function checkNoSpecialTokens(conversation: Conversation, tokenizer: TextTokeniz
     const special = tokenizer.findSpecialToken(m.content);
     if (special !== undefined) {
       throw new DataError(
-        `${where}messages[${i}].content: contains the special token ${JSON.stringify(special)}; remove it (content may not forge turn boundaries)`,
+        `${where}messages[${i}].content: contains the special token ${JSON.stringify(special)}; ` +
+          'remove it (content may not forge turn boundaries)',
       );
     }
   });

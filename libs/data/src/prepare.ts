@@ -5,7 +5,10 @@ import type { ChatTemplate } from './template/template';
 import type { TextTokenizer } from './tokenizer/tokenizer';
 
 export interface PrepareOptions extends TokenizeOptions {
-  /** `stop` (default) fails on the first unusable example; `skip` counts and lists it. Too-long examples under `drop` are always skipped. */
+  /**
+   * `stop` (default) fails on the first unusable example; `skip` counts and lists it. Too-long examples under `drop`
+   * are always skipped.
+   */
   onError?: 'stop' | 'skip';
   /** Called every 256 examples and at the end with the number done and the tokens produced so far. */
   onProgress?: (done: number, tokens: number) => void;
@@ -75,7 +78,8 @@ export function prepareExamples(
   options.onProgress?.(index, tokens);
   if (report.kept === 0)
     throw new DataError(
-      `none of the ${report.input} examples is usable; first problem: ${report.skipped[0]?.message ?? 'no examples given'}`,
+      `none of the ${report.input} examples is usable; ` +
+        `first problem: ${report.skipped[0]?.message ?? 'no examples given'}`,
     );
   return { examples: out, report };
 }

@@ -81,9 +81,7 @@ export async function selectBackend(preferred?: BackendName): Promise<BackendCho
 /** One line for logs: which backend runs and why the earlier ones did not. */
 export function describeBackend(choice: BackendChoice): string {
   const skipped = choice.skipped.map((s) => `\n  skipped ${s.name}: ${s.reason}`).join('');
-  const simd =
-    choice.name === 'wasm'
-      ? ` (SIMD, 1 thread; matrix products: ${gemm?.active ? gemm.reason : `WebAssembly GEMM, native one unavailable: ${gemm?.reason}`})`
-      : '';
+  const products = gemm?.active ? gemm.reason : `WebAssembly GEMM, native one unavailable: ${gemm?.reason}`;
+  const simd = choice.name === 'wasm' ? ` (SIMD, 1 thread; matrix products: ${products})` : '';
   return `backend: ${choice.name}${simd}, ${choice.reason}${skipped}`;
 }

@@ -36,7 +36,7 @@ describe.each(['wasm', 'cpu'] as const)('LoRA on %s', (backend) => {
     await selectBackend(backend);
   });
 
-  it('starts as the base model, trains only the adapters, merges to the same function, and saves adapters alone', async () => {
+  it('starts as the base model, trains only the adapters, merges to the same function, saves adapters', async () => {
     const model = Llama.init(config, 1);
     const base = logitsOf(model);
     const baseWeights = await model.weights();

@@ -33,7 +33,7 @@ describe('entity substitution', () => {
     for (const n of names) expect(n).toMatch(/^[A-Z][a-z]+( [A-Z][a-z]+)*$/);
   });
 
-  it('substitutes the longest name a query mentions, in about the share asked for, and leaves other groups alone', () => {
+  it('substitutes the longest name a query mentions, in about the share asked for, leaves other groups alone', () => {
     const groups = Array.from({ length: 400 }, (_, i) =>
       i % 2 ? group : { ...group, query: 'What currency does Nigeria use?' },
     );

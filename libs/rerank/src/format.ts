@@ -32,7 +32,8 @@ export interface RerankFormat {
 /** Qwen3-Reranker's wording, so that its checkpoints and ours read the same input. */
 export const DEFAULT_FORMAT: RerankFormat = {
   system:
-    'Judge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be "yes" or "no".',
+    'Judge whether the Document meets the requirements based on the Query and the Instruct provided. ' +
+    'Note that the answer can only be "yes" or "no".',
   defaultInstruction: 'Given a question, retrieve the documents that answer it.',
   maxDocTokens: 128,
   maxLength: 512,
@@ -78,7 +79,9 @@ export function encodePair(
         { role: 'system', content: format.system },
         {
           role: 'user',
-          content: `<Instruct>: ${pair.instruction ?? format.defaultInstruction}\n<Query>: ${pair.query}\n<Document>: ${document}`,
+          content:
+            `<Instruct>: ${pair.instruction ?? format.defaultInstruction}\n` +
+            `<Query>: ${pair.query}\n<Document>: ${document}`,
         },
       ],
       { addGenerationPrompt: true },
@@ -90,7 +93,8 @@ export function encodePair(
   const frame = render('').length;
   if (frame + 1 > format.maxLength) {
     throw new InputError(
-      `the instruction and query take ${frame} tokens with the template, more than the reranker's ${format.maxLength}; shorten the query or instruction (they are never truncated)`,
+      `the instruction and query take ${frame} tokens with the template, more than the reranker's ` +
+        `${format.maxLength}; shorten the query or instruction (they are never truncated)`,
     );
   }
   const document = format.markQueryTerms ? markQueryTerms(pair.document, pair.query) : pair.document;

@@ -25,7 +25,7 @@ const query = (o: Partial<TrainingQuery> = {}): TrainingQuery => ({
 });
 
 describe('training groups', () => {
-  it('never takes a judged-relevant document as a negative by default, and skips near-duplicates of the positive', () => {
+  it('never takes a judged-relevant document as a negative by default, skips near-duplicates of the positive', () => {
     const queries = Array.from({ length: 40 }, (_, i) =>
       query({
         id: `q${i}`,

@@ -26,7 +26,8 @@ describe('ranking losses on raw scores (hand-computed)', () => {
   it('pointwise: binary cross-entropy, positive 1 and negatives 0, averaged per group and summed', () => {
     const expected = (softplus(-2) + softplus(1) + softplus(0)) / 3 + (softplus(-0) + softplus(3) + softplus(-1)) / 3;
     expect(rankingLoss('pointwise', scores()).dataSync()[0]).toBeCloseTo(expected, 5);
-    expect(rankingLoss('pointwise', tf.tensor2d([[80, -80]])).dataSync()[0]).toBeCloseTo(0, 5); // stable at large scores
+    // stable at large scores
+    expect(rankingLoss('pointwise', tf.tensor2d([[80, -80]])).dataSync()[0]).toBeCloseTo(0, 5);
   });
 
   it('pairwise (RankNet): log(1 + e^−(s⁺ − s⁻)) averaged over pairs and summed', () => {

@@ -32,7 +32,8 @@ export function pointwiseLoss(scores: tf.Tensor2D): tf.Scalar {
       Float32Array.from({ length: G * n }, (_, i) => (i % n === 0 ? 1 : 0)),
       [G, n],
     ); // [G, n]
-    const perDoc = tf.add(tf.sub(tf.relu(scores), tf.mul(scores, labels)), tf.log1p(tf.exp(tf.neg(tf.abs(scores))))); // [G, n]
+    // [G, n]
+    const perDoc = tf.add(tf.sub(tf.relu(scores), tf.mul(scores, labels)), tf.log1p(tf.exp(tf.neg(tf.abs(scores)))));
     return tf.div(tf.sum(perDoc), n) as tf.Scalar;
   });
 }

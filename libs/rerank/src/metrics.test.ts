@@ -55,7 +55,7 @@ describe('retrieval metrics (trec_eval definitions, hand-computed)', () => {
     expect(m.map).toBeCloseTo(1 / 11, 12);
   });
 
-  it('a query with no relevant documents scores 0 and counts in the mean; a missing query scores 0 or is skipped', () => {
+  it('a query without relevant documents scores 0, counted in the mean; a missing query scores 0 or is skipped', () => {
     const qrels = new Map([
       ['hit', q({ a: 1 })],
       ['none', q({ b: 0 })],

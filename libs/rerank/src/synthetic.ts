@@ -62,7 +62,10 @@ export function templateQueries(corpus: Map<string, BeirDocument>, o: TemplateQu
 export interface GeneratedQueryOptions {
   tokenizer: TextTokenizer;
   template: ChatTemplate;
-  /** Keeps a query only when BM25 finds its document within this many results (round-trip filter, as InPars and Promptagator do). */
+  /**
+   * Keeps a query only when BM25 finds its document within this many results (round-trip filter, as InPars and
+   * Promptagator do).
+   */
   index: Bm25Index;
   roundTripDepth?: number;
   maxNewTokens?: number;

@@ -160,7 +160,9 @@ describe('reading instruction formats', () => {
 
   it('streams a JSON array element by element with the line each starts on', async () => {
     const big = 'x'.repeat(200_000) + 'é😀';
-    const text = `[\n  {"text": "first"},\n  {"text": "second, with [brackets] and \\"quotes\\" {}"},\n  {"text": "${big}"},\n  {"text": 5},\n  {"text": "last"}\n]\n`;
+    const text =
+      `[\n  {"text": "first"},\n  {"text": "second, with [brackets] and \\"quotes\\" {}"},\n` +
+      `  {"text": "${big}"},\n  {"text": 5},\n  {"text": "last"}\n]\n`;
     const { examples, report } = streamDataset(await file('docs.json', text), { onError: 'skip' });
     const texts: string[] = [];
     for await (const e of examples) if (e.kind === 'text') texts.push(e.document.text);

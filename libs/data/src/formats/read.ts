@@ -61,7 +61,8 @@ export function streamDataset(
       }
       if (onError === 'stop') {
         throw new DataError(
-          `${issues.map(formatIssue).join('\n')}\n(stopped at the first bad row; pass onError "skip" to skip bad rows and list them)`,
+          `${issues.map(formatIssue).join('\n')}\n` +
+            '(stopped at the first bad row; pass onError "skip" to skip bad rows and list them)',
           issues,
         );
       }
@@ -89,7 +90,9 @@ export function streamDataset(
             file: name,
             line,
             field: '(row)',
-            message: `cannot tell the format from keys ${keysOf(value)}; expected one of: messages, prompt+completion, instruction+output (alpaca), conversations (sharegpt), text`,
+            message:
+              `cannot tell the format from keys ${keysOf(value)}; expected one of: messages, prompt+completion, ` +
+              'instruction+output (alpaca), conversations (sharegpt), text',
           },
         ];
       }

@@ -6,7 +6,9 @@ export const IM_END = '<|im_end|>';
 
 /** The ChatML template as Jinja, exactly what `ChatMLTemplate` renders natively. */
 export const CHATML_JINJA =
-  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+  '{% for message in messages %}' +
+  "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}" +
+  '{% endfor %}' +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /** Built-in ChatML: `<|im_start|>role\n…<|im_end|>\n`, generation prompt `<|im_start|>assistant\n`. */

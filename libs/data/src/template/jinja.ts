@@ -67,7 +67,9 @@ export class JinjaChatTemplate implements ChatTemplate {
         const prefix = this.render(messages.slice(0, index), { addGenerationPrompt: true });
         if (!text.startsWith(prefix) || prefix.length < cursor) {
           throw new DataError(
-            `chat_template "${this.name}" is not prefix-stable at messages[${index}]: the prompt for that assistant turn is not a prefix of the full conversation, so the turn cannot be located; use a template whose earlier turns do not change when later turns are added`,
+            `chat_template "${this.name}" is not prefix-stable at messages[${index}]: the prompt for that assistant ` +
+              'turn is not a prefix of the full conversation, so the turn cannot be located; use a template whose ' +
+              'earlier turns do not change when later turns are added',
           );
         }
         start = contentEnd = prefix.length;
@@ -97,7 +99,8 @@ export class JinjaChatTemplate implements ChatTemplate {
     }
     if (best < 0)
       throw new DataError(
-        `chat_template "${this.name}": no end-of-turn marker (${this.endOfTurn.join(', ')}) after a message; pass endOfTurn for this template`,
+        `chat_template "${this.name}": no end-of-turn marker (${this.endOfTurn.join(', ')}) after a message; ` +
+          'pass endOfTurn for this template',
       );
     return best + bestLength;
   }

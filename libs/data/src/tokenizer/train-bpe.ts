@@ -9,7 +9,8 @@ import { TextTokenizer, escapeRegExp, type TokenizerConfig, type TokenizerJson }
  * JavaScript and in the Rust tokenizers' Oniguruma.
  */
 export const SPLIT_PATTERN =
-  "'s|'t|'re|'ve|'m|'ll|'d|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  "'s|'t|'re|'ve|'m|'ll|'d|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|" +
+  '\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+';
 
 export const DEFAULT_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 

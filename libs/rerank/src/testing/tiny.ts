@@ -8,7 +8,8 @@ export const tinyTokenizer = trainByteLevelBpe(
   Array.from(
     { length: 40 },
     (_, i) =>
-      `yes no find the ${COLORS[i % 8]} one, a ${COLORS[(i + 3) % 8]} thing. Judge whether the Document meets the Query.`,
+      `yes no find the ${COLORS[i % 8]} one, a ${COLORS[(i + 3) % 8]} thing. ` +
+      'Judge whether the Document meets the Query.',
   ),
   { vocabSize: 420 },
 );
