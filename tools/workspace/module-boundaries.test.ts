@@ -71,7 +71,8 @@ describe('module boundaries (apps → libs; rerank → model → data; corpora �
       cwd: root,
       overrideConfig: { files: ['**/*.ts'], rules: { [rule]: [severity, { ...options, depConstraints: [] }] } },
     });
-  });
+    // computing the project graph starts Nx and reads every project: seconds on a busy machine
+  }, 120_000);
 
   it.each(forbiddenByTagsOnly)(
     '%s may not import %s (a tag constraint, not a cycle)',
