@@ -31,10 +31,13 @@ export interface LlamaConfig {
   tie_word_embeddings: boolean;
   /** Biases on q/k/v projections (Qwen2 sets it). */
   attention_bias: boolean;
-  /** RMSNorm on each query and key head before RoPE (Qwen3). */
+  /** RMSNorm on each query and key head before RoPE (Qwen3). Not an HF field: set from model_type, never written. */
   qk_norm: boolean;
+  /** Token that starts a sequence, if the tokenizer has one. */
   bos_token_id?: number | null;
+  /** Token (or tokens) that end a sequence. */
   eos_token_id?: number | number[] | null;
+  /** Token that pads rows. */
   pad_token_id?: number | null;
 }
 
