@@ -256,20 +256,9 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
     );
     await writeBeir(collection, { corpus, queries, qrels });
     const out = await mkdtemp(path.join(tmpdir(), 'runs-'));
-    const result = await runTrainer([
-      '--preset',
-      'smoke',
-      '--output-dir',
-      out,
-      '--stages',
-      'rerank',
-      '--from',
-      smokeRunDir,
-      '--collection',
-      collection,
-      '--set',
-      'rerank.defaultCollection=false',
-    ]);
+    const result = await runTrainer(
+      rerankStageArgs(out, smokeRunDir, collection, '--set', 'rerank.defaultCollection=false'),
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/synthetic training queries \(template\)/);
     expect(result.stderr).toMatch(
@@ -306,33 +295,11 @@ describe('trainer pipeline (smoke preset) with the runs registry', () => {
       await readFile(path.join(path.dirname(/report: (.*)/.exec(again.stdout)![1]), 'report.json'), 'utf8'),
     );
     expect(second.rerank.eval[name].reranked['ndcg@10']).toBeCloseTo(report.rerank.eval[name].reranked['ndcg@10'], 6);
-    const missing = await runTrainer([
-      '--preset',
-      'smoke',
-      '--output-dir',
-      out,
-      '--stages',
-      'rerank',
-      '--from',
-      smokeRunDir,
-      '--collection',
-      path.join(collection, 'nope'),
-    ]);
+    const missing = await runTrainer(rerankStageArgs(out, smokeRunDir, path.join(collection, 'nope')));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^error: .*nope\/corpus\.jsonl: not found/m);
     await writeFile(path.join(collection, 'queries.jsonl'), '{"_id": "q0"}\n');
-    const bad = await runTrainer([
-      '--preset',
-      'smoke',
-      '--output-dir',
-      out,
-      '--stages',
-      'rerank',
-      '--from',
-      smokeRunDir,
-      '--collection',
-      collection,
-    ]);
+    const bad = await runTrainer(rerankStageArgs(out, smokeRunDir, collection));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/queries\.jsonl:1: text: /);
   }, 300_000);
@@ -413,4 +380,10 @@ async function expectRegistered(server: { url: string; dataDir: string }, dir: s
     await conn.close();
     await stopEmbeddedPostgres(server.dataDir);
   }
+}
+
+/** The rerank stage alone, from a run, on one `--collection`, into `out`. */
+function rerankStageArgs(out: string, run: string, collection: string, ...extra: string[]): string[] {
+  const from = ['--stages', 'rerank', '--from', run, '--collection', collection];
+  return ['--preset', 'smoke', '--output-dir', out, ...from, ...extra];
 }
