@@ -11,30 +11,21 @@ export function DatasetStats({ statistics }: { statistics: Record<string, Datase
   const entries = Object.entries(statistics);
   return (
     <>
-      <Table withTableBorder data-testid="dataset-table" mb="md">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>dataset</Table.Th>
-            <Table.Th>rows</Table.Th>
-            <Table.Th>tokens</Table.Th>
-            <Table.Th>trainable</Table.Th>
-            <Table.Th>length p50 / p95 / max</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {entries.map(([name, s]) => (
-            <Table.Tr key={name}>
-              <Table.Td>{name}</Table.Td>
-              <Table.Td>{s.rows}</Table.Td>
-              <Table.Td>{s.tokens}</Table.Td>
-              <Table.Td>{pct(s.trainableFraction)}</Table.Td>
-              <Table.Td>
-                {s.length.p50} / {s.length.p95} / {s.length.max}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+      <Table
+        withTableBorder
+        data-testid="dataset-table"
+        mb="md"
+        data={{
+          head: ['dataset', 'rows', 'tokens', 'trainable', 'length p50 / p95 / max'],
+          body: entries.map(([name, s]) => [
+            name,
+            s.rows,
+            s.tokens,
+            pct(s.trainableFraction),
+            `${s.length.p50} / ${s.length.p95} / ${s.length.max}`,
+          ]),
+        }}
+      />
       <SimpleGrid cols={{ base: 1, md: entries.length }}>
         {entries.map(([name, s]) => (
           <Card withBorder key={name} data-testid={`histogram-${name}`}>

@@ -20,26 +20,13 @@ export function RetrievalTable({ rerank }: { rerank: NonNullable<RunReport['rera
             {name}: {e.queries} queries, BM25 top {e.depth} reranked
             {e.pmrr !== undefined ? ` · p-MRR ${e.pmrr.toFixed(1)}` : ''}
           </Text>
-          <Table withTableBorder>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>system</Table.Th>
-                {METRICS.map((m) => (
-                  <Table.Th key={m}>{m}</Table.Th>
-                ))}
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {SYSTEMS.map(([key, label]) => (
-                <Table.Tr key={key}>
-                  <Table.Td>{label}</Table.Td>
-                  {METRICS.map((m) => (
-                    <Table.Td key={m}>{f3(e[key]?.[m])}</Table.Td>
-                  ))}
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
+          <Table
+            withTableBorder
+            data={{
+              head: ['system', ...METRICS],
+              body: SYSTEMS.map(([key, label]) => [label, ...METRICS.map((m) => f3(e[key]?.[m]))]),
+            }}
+          />
         </div>
       ))}
     </>

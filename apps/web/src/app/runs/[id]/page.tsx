@@ -69,26 +69,13 @@ export default function RunPage() {
               <Title order={5} mb="xs">
                 Mixture
               </Title>
-              <Table data-testid="mixture-table">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>source</Table.Th>
-                    <Table.Th>available</Table.Th>
-                    <Table.Th>taken</Table.Th>
-                    <Table.Th>share</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.mixture.sources.map((s) => (
-                    <Table.Tr key={s.name}>
-                      <Table.Td>{s.name}</Table.Td>
-                      <Table.Td>{s.available}</Table.Td>
-                      <Table.Td>{s.taken}</Table.Td>
-                      <Table.Td>{pct(s.share)}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+              <Table
+                data-testid="mixture-table"
+                data={{
+                  head: ['source', 'available', 'taken', 'share'],
+                  body: data.mixture.sources.map((s) => [s.name, s.available, s.taken, pct(s.share)]),
+                }}
+              />
             </Card>
           </SimpleGrid>
           <SkippedRows prepare={data.prepare} />
