@@ -25,6 +25,7 @@ export const USAGE = `Usage: nx run trainer:train [-- options]
   --truncation truncate|drop|error
   --on-error stop|skip           what to do with bad rows
   --set KEY=VALUE                any config key by path, e.g. --set data.pretrainStyle=plain
+  --debug                        print an error's stack trace
   --help`;
 
 /** Turns command-line flags into a partial config; unknown flags are errors. */
@@ -56,6 +57,7 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
         truncation: { type: 'string' },
         'on-error': { type: 'string' },
         set: { type: 'string', multiple: true },
+        debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -73,4 +73,27 @@ describe('trainer CLI', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/error: .*\/nope\/data\.jsonl: file not found/);
   });
+
+  it('refuses a directory as --data in one line, before a run directory is made', async () => {
+    const out = path.join(await mkdtemp(path.join(tmpdir(), 'runs-')), 'runs');
+    const dir = await mkdtemp(path.join(tmpdir(), 'data-dir-'));
+    const result = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--data', dir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `error: ${dir}: is a directory; pass a JSON or JSONL file (from --data / data.sources)`,
+    ]);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+    const debug = await runTrainer(['--preset', 'smoke', '--output-dir', out, '--data', dir, '--debug']);
+    expect(debug.code).toBe(2);
+    expect(debug.stderr).toMatch(/DataError: .* is a directory[^]*\n\s+at checkSources/);
+  });
+
+  it('says in one line when a resumed run has a broken config.json', async () => {
+    const run = await mkdtemp(path.join(tmpdir(), 'run-'));
+    await writeFile(path.join(run, 'config.json'), '{not json');
+    const result = await runTrainer(['--resume', run]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^error: --resume .*: config\.json is not JSON \(/m);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
 });

@@ -11,7 +11,7 @@ import { log } from './progress';
 import { buildReport, reportMarkdown, writeCharts, type RunReport } from './report/run-report';
 import { attachRegistry, recordData, recordEvaluations, recordRetrieval } from './registry-sink';
 import { RunContext } from './run-context';
-import { runDataStage, type DataStageResult } from './stages/data';
+import { checkSources, runDataStage, type DataStageResult } from './stages/data';
 import { runPretrain, type PretrainResult } from './stages/pretrain';
 import { runRerank, type RerankResult } from './stages/rerank';
 import { runSft, type SftResult } from './stages/sft';
@@ -60,15 +60,20 @@ async function main(argv: string[]): Promise<void> {
 async function openRun(config: TrainerConfig): Promise<RunContext> {
   if (config.resume) {
     const runDir = path.resolve(config.resume);
-    const saved = JSON.parse(
-      await readFile(path.join(runDir, 'config.json'), 'utf8').catch(() => {
-        throw new ConfigError(`--resume ${config.resume}: no config.json there; pass a run directory`);
-      }),
-    ) as TrainerConfig;
+    const text = await readFile(path.join(runDir, 'config.json'), 'utf8').catch(() => {
+      throw new ConfigError(`--resume ${config.resume}: no config.json there; pass a run directory`);
+    });
+    let saved: TrainerConfig;
+    try {
+      saved = JSON.parse(text) as TrainerConfig;
+    } catch (err) {
+      throw new ConfigError(`--resume ${config.resume}: config.json is not JSON (${(err as Error).message})`);
+    }
     validateStages(saved);
     return new RunContext({ ...saved, resume: runDir }, runDir);
   }
   validateStages(config);
+  await checkSources(config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
   const runDir = path.resolve(config.outputDir, `${stamp}-${config.preset}`);
   await mkdir(runDir, { recursive: true });
@@ -182,15 +187,19 @@ async function loadFrom(
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  // A user's mistake, or a run that cannot go on, gets its message, not a stack trace.
-  if (
+  // One line for the user: their mistake (exit 2) or an internal error (exit 1); the stack only with --debug. The
+  // error must not escape as uncaught: the WebAssembly backend's handler would re-throw it with its glue code.
+  const userMistake =
     err instanceof ConfigError ||
     err instanceof DataError ||
     err instanceof NonFiniteError ||
-    err instanceof InputError
-  ) {
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
+    err instanceof InputError;
+  const message = err instanceof Error ? err.message : String(err);
+  if (process.argv.includes('--debug')) process.stderr.write(`${(err as Error)?.stack ?? message}\n`);
+  else if (userMistake) process.stderr.write(`error: ${message}\n`);
+  else
+    process.stderr.write(
+      `error: ${message.split('\n')[0]}\n(an internal error: run again with --debug for its stack trace)\n`,
+    );
+  process.exit(userMistake ? 2 : 1);
 });

@@ -1,4 +1,4 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   DataError,
@@ -124,12 +124,18 @@ export async function runDataStage(ctx: RunContext, from?: TextTokenizer): Promi
   };
 }
 
-/** Every `--data` file must exist before anything is built. */
-async function checkSources(config: TrainerConfig): Promise<void> {
+/** Every `--data` file must be a readable file before anything is built (or a run directory is made). */
+export async function checkSources(config: TrainerConfig): Promise<void> {
   for (const source of config.data.sources) {
-    await access(source.path).catch(() => {
-      throw new DataError(`${source.path}: file not found (from --data / data.sources)`);
-    });
+    const what = await stat(source.path).catch(() => undefined);
+    if (!what) throw new DataError(`${source.path}: file not found (from --data / data.sources)`);
+    if (what.isDirectory())
+      throw new DataError(`${source.path}: is a directory; pass a JSON or JSONL file (from --data / data.sources)`);
+    await open(source.path, 'r')
+      .then((file) => file.close())
+      .catch((err: NodeJS.ErrnoException) => {
+        throw new DataError(`${source.path}: cannot be read (${err.code}); check that you may read it`);
+      });
   }
 }
 
