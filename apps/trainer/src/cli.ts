@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, type TrainerConfigInput } from './config';
+import { ConfigError, MAX_SOURCE_WEIGHT, type TrainerConfigInput } from './config';
 
 export const USAGE = `Usage: nx run trainer:train [-- options]
 
@@ -111,9 +112,21 @@ export function parseFlags(argv: string[]): { flags: TrainerConfigInput; configF
   return { flags: flags as TrainerConfigInput, configFile: v.config, help: v.help ?? false };
 }
 
-function parseSource(spec: string) {
-  const m = /^(.*?)(?::(\d+(?:\.\d+)?))?$/.exec(spec)!;
-  return { path: m[1], ...(m[2] ? { weight: Number(m[2]) } : {}) };
+/**
+ * `--data FILE[:WEIGHT]`. A file whose own name has a colon is taken whole when it exists; otherwise the text after
+ * the last colon is the weight, a number in (0, MAX_SOURCE_WEIGHT].
+ */
+function parseSource(spec: string): { path: string; weight?: number } {
+  const colon = spec.lastIndexOf(':');
+  if (colon < 0 || existsSync(spec)) return { path: spec };
+  const [file, text] = [spec.slice(0, colon), spec.slice(colon + 1)];
+  const weight = text.trim() === '' ? NaN : Number(text);
+  if (!(weight > 0 && weight <= MAX_SOURCE_WEIGHT))
+    throw new ConfigError(
+      `--data ${spec}: the weight "${text}" is not a number in (0, ${MAX_SOURCE_WEIGHT}]; ` +
+        'write FILE:WEIGHT (e.g. my.jsonl:0.5), or FILE alone for weight 1',
+    );
+  return { path: file, weight };
 }
 
 function parseValue(text: string): unknown {

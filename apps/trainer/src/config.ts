@@ -32,12 +32,15 @@ const lora = z
   })
   .prefault({});
 
+/** The most a source's weight may be, next to the first source's: its rows then repeat up to ~1,000 times. */
+export const MAX_SOURCE_WEIGHT = 1000;
+
 const dataSource = z.strictObject({
   /** A JSON or JSONL file in any supported format. */
   path: z.string().min(1),
   format: z.enum([...FORMATS, 'auto']).default('auto'),
   /** Relative share in the instruction mixture. */
-  weight: z.number().positive().default(1),
+  weight: z.number().positive().max(MAX_SOURCE_WEIGHT).default(1),
 });
 
 export const trainerConfig = z.strictObject({

@@ -112,6 +112,27 @@ describe('reading instruction formats', () => {
     );
   });
 
+  it("refuses ShareGPT roles that only an object's prototype knows (toString, __proto__, constructor)", async () => {
+    const turn = (from: string) => ({
+      conversations: [
+        { from, value: 'Hi' },
+        { from: 'gpt', value: 'Hello' },
+      ],
+    });
+    const p = await file(
+      'proto.jsonl',
+      ['toString', '__proto__', 'constructor', 'human'].map((from) => JSON.stringify(turn(from))).join('\n'),
+    );
+    const { examples, report } = await readDataset(p, { format: 'sharegpt', onError: 'skip' });
+    expect(examples).toHaveLength(1);
+    expect(report.skipped.map((s) => `${s.line}:${s.field}`)).toEqual([
+      '1:conversations[0].from',
+      '2:conversations[0].from',
+      '3:conversations[0].from',
+    ]);
+    for (const s of report.skipped) expect(s.message).toMatch(/^must be one of system, human, user, /);
+  });
+
   it('skips bad rows on request and lists every one of them', async () => {
     const p = await file(
       'skip.jsonl',

@@ -68,7 +68,11 @@ const sharegptRow = z
         z.object({
           from: z
             .string()
-            .refine((r) => r in SHAREGPT_ROLES, `must be one of ${Object.keys(SHAREGPT_ROLES).join(', ')}`),
+            // own keys only: `toString` or `__proto__` must not pass as roles through the prototype
+            .refine(
+              (r) => Object.hasOwn(SHAREGPT_ROLES, r),
+              `must be one of ${Object.keys(SHAREGPT_ROLES).join(', ')}`,
+            ),
           value: z.string({ error: 'must be a string' }),
           train: z.boolean().optional(),
         }),
