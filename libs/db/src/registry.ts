@@ -204,8 +204,11 @@ export class RunRegistry {
           await this.ops[0](c);
           this.ops.shift();
         }
-        const batch = this.needsBackfill ? await this.readAllMetrics() : this.points;
+        // take the queued points before reading the file: points queued while it is read may not be in what it
+        // returned, and must not be cleared with the rest
+        const queued = this.points;
         this.points = [];
+        const batch = this.needsBackfill ? withQueued(await this.readAllMetrics(), queued) : queued;
         for (let i = 0; i < batch.length; i += 1000) {
           await c.db
             .insert(metrics)
@@ -246,4 +249,11 @@ export class RunRegistry {
     const [r] = await c.db.select({ status: runs.status }).from(runs).where(eq(runs.id, this.runId));
     return { metrics: m.n, evaluations: e.n, status: r?.status ?? null };
   }
+}
+
+/** The points of metrics.jsonl and the queued ones it does not hold yet, each (stage, step, name) once. */
+function withQueued(file: MetricRow[], queued: MetricRow[]): MetricRow[] {
+  const key = (p: MetricRow) => `${p.stage}\u0000${p.step}\u0000${p.name}`;
+  const inFile = new Set(file.map(key));
+  return [...file, ...queued.filter((p) => !inFile.has(key(p)))];
 }
