@@ -1,4 +1,4 @@
-import { access, mkdir, open, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   DataError,
@@ -8,8 +8,6 @@ import {
   prepareExamples,
   readDataset,
   TextTokenizer,
-  saveTokenizer,
-  trainByteLevelBpe,
   type ChatTemplate,
   type Conversation,
   type DatasetStatistics,
@@ -22,12 +20,12 @@ import {
   type ReadReport,
   type TokenizedExample,
 } from '@tunekit/data';
-import { buildDefaultCorpus, buildFactRetrieval, type DefaultCorpus } from '@tunekit/corpora';
-import { DEFAULT_FORMAT } from '@tunekit/rerank';
+import { buildDefaultCorpus, type DefaultCorpus } from '@tunekit/corpora';
 import type { TrainerConfig } from '../config';
 import { log, progress } from '../progress';
 import { histogramSvg } from '../report/svg';
 import type { RunContext } from '../run-context';
+import { stageTokenizer } from './tokenizer';
 import { pack } from './train-stage';
 
 /** What the data stage hands to later stages, and what it reports. */
@@ -137,55 +135,6 @@ export async function checkSources(config: TrainerConfig): Promise<void> {
         throw new DataError(`${source.path}: cannot be read (${err.code}); check that you may read it`);
       });
   }
-}
-
-/**
- * The run's tokenizer: the `--from` model's, the one a resumed run saved (its checkpoints' token ids mean that
- * tokenizer's tokens, whatever the code now trains), or a byte-level BPE trained on pre-training prose and
- * instruction text.
- */
-async function stageTokenizer(
-  ctx: RunContext,
-  corpus: DefaultCorpus,
-  from: TextTokenizer | undefined,
-): Promise<{ tokenizer: TextTokenizer; summary: DataSummary['tokenizer'] }> {
-  const { config } = ctx;
-  const started = Date.now();
-  const dir = ctx.path('tokenizer');
-  const hasSaved =
-    Boolean(config.resume) &&
-    !from &&
-    (await access(path.join(dir, 'tokenizer.json')).then(
-      () => true,
-      () => false,
-    ));
-  const saved = hasSaved ? await TextTokenizer.fromDirectory(dir) : undefined;
-  const given = from ?? saved;
-  const texts = given ? [] : tokenizerTexts(config, corpus);
-  const tokenizer =
-    given ??
-    trainByteLevelBpe(texts, { vocabSize: config.tokenizer.vocabSize, modelMaxLength: config.sequence.maxLength });
-  if (!saved) await saveTokenizer(tokenizer, dir);
-  const seconds = (Date.now() - started) / 1000;
-  log(
-    given
-      ? `tokenizer: from ${saved ? `the run's tokenizer/ (resumed)` : config.from}, ${tokenizer.vocabSize} tokens`
-      : `tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained on ${texts.length} texts in ` +
-          `${seconds.toFixed(1)}s`,
-  );
-  return { tokenizer, summary: { vocabSize: tokenizer.vocabSize, trainedOnDocuments: texts.length, seconds } };
-}
-
-function tokenizerTexts(config: TrainerConfig, corpus: DefaultCorpus): string[] {
-  return [
-    ...corpus.pretraining({
-      exposures: config.tokenizer.trainExposures,
-      seed: config.seed + 1,
-      style: config.data.pretrainStyle,
-    }),
-    ...corpus.train.flatMap((c) => c.messages.map((m) => m.content)),
-    ...(config.stages.includes('rerank') ? rerankTexts(config) : []),
-  ];
 }
 
 type Prepare = (name: string, examples: Example[], strategy?: MaskStrategy) => ReturnType<typeof prepareExamples>;
@@ -350,21 +299,6 @@ async function writeDataReport(ctx: RunContext, summary: DataSummary): Promise<v
       histogramSvg(`${name}: tokens per example`, s.lengthHistogram.edges, s.lengthHistogram.counts, 'tokens'),
     );
   }
-}
-
-/**
- * What the reranker will read, for the tokenizer: its fixed wording (as often as a training run
- * repeats it, so it gets whole-word tokens) and the retrieval collection's passages and questions.
- */
-function rerankTexts(config: TrainerConfig): string[] {
-  const facts = buildFactRetrieval({ seed: config.seed, heldOutFraction: config.data.heldOutFraction });
-  const frame = `${DEFAULT_FORMAT.system}\n<Instruct>: ${DEFAULT_FORMAT.defaultInstruction}\n<Query>: \n<Document>: `;
-  return [
-    ...Array.from({ length: 200 }, () => frame),
-    ...[...facts.corpus.values()].map((d) => d.text),
-    ...[...facts.train.queries.values()].map((q) => q.text),
-    ...facts.train.pairs.flatMap((p) => [p.query, p.original.instruction, p.altered.instruction]),
-  ];
 }
 
 /** One example per task type, with its labels drawn, for the report. */
